@@ -1,0 +1,35 @@
+// Listener addresses as users write them: unix:/path, /path, host:port, :port, [v6]:port.
+import { UsageError } from '../errors';
+
+export type ListenAddress =
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+
+/** Parses an address flag; a bare `:port` binds loopback only, so nothing is exposed by accident. */
+export function parseAddress(spec: string): ListenAddress {
+  if (spec.startsWith('unix:')) return unixAddress(spec.slice(5), spec);
+  if (spec.startsWith('/') || spec.startsWith('./')) return unixAddress(spec, spec);
+  const colon = spec.lastIndexOf(':');
+  if (colon === -1) throw new UsageError('ERR_USAGE_ADDRESS', `address ${JSON.stringify(spec)} has no port`);
+  let host = spec.slice(0, colon);
+  const portText = spec.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+    throw new UsageError('ERR_USAGE_ADDRESS', `bad port in address ${JSON.stringify(spec)}`);
+  }
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  else if (host.includes(':')) {
+    throw new UsageError('ERR_USAGE_ADDRESS', `write IPv6 addresses in brackets: ${JSON.stringify(spec)}`);
+  }
+  return { kind: 'tcp', host: host === '' ? '127.0.0.1' : host, port: Number(portText) };
+}
+
+function unixAddress(path: string, spec: string): ListenAddress {
+  if (path === '') throw new UsageError('ERR_USAGE_ADDRESS', `empty socket path in ${JSON.stringify(spec)}`);
+  return { kind: 'unix', path };
+}
+
+/** The address as logged and printed: `unix:/path` or `host:port` (IPv6 in brackets). */
+export function formatAddress(address: ListenAddress): string {
+  if (address.kind === 'unix') return 'unix:' + address.path;
+  return (address.host.includes(':') ? `[${address.host}]` : address.host) + ':' + address.port;
+}

@@ -1,0 +1,29 @@
+// What every protocol's connection layer needs from the daemon to serve requests.
+import type { Logger } from 'pino';
+import type { Limits } from '../limits';
+import type { EnvironOptions } from './environ';
+import type { App } from './types';
+
+export interface ServeContext {
+  readonly app: App;
+  readonly log: Logger;
+  readonly limits: Limits;
+  readonly environ: EnvironOptions;
+  /** True when several processes serve the same listeners. */
+  readonly multiprocess: boolean;
+}
+
+/** A live front-end connection as the daemon tracks it for graceful stop. */
+export interface TrackedConnection {
+  /** Take no new requests: close now when idle, otherwise once the requests in flight are answered. */
+  shutdown(): void;
+  /** Close at once (the drain timeout ran out). */
+  destroy(): void;
+}
+
+/** Serves one accepted socket; the connection removes itself from tracking through `onClose`. */
+export type ConnectionHandler = (
+  socket: import('node:net').Socket,
+  context: ServeContext,
+  onClose: () => void,
+) => TrackedConnection;

@@ -1,0 +1,193 @@
+// Runs one request through an app: start_response rules, lazy head, streaming with backpressure, close().
+import type { Logger } from 'pino';
+import { GatewayError, SluiceError } from '../errors';
+import { plainResponse } from './plain-response';
+import { bodyAllowed, validateHead, type ResponseHead } from './response-head';
+import type { ResponseTransport } from './transport';
+import type { App, Body, Chunk, Environ, HeaderList, StartResponse, WriteFn } from './types';
+
+
+/** Settles when the request is aborted; lets the driver stop waiting on an app that ignores the signal. */
+const ABORTED = Symbol('aborted');
+
+/**
+ * Drives `app` for one request over `transport` and resolves when the response is complete or
+ * abandoned; never rejects. Errors before the head went out become a 500; after it, the transport
+ * makes the response look incomplete. The app's `close()` runs exactly once.
+ */
+export async function runApp(app: App, environ: Environ, transport: ResponseTransport, log: Logger): Promise<void> {
+  const exchange = new Exchange(environ.REQUEST_METHOD, transport);
+  let result: Body | undefined;
+  try {
+    const pending = app(environ, exchange.startResponse);
+    const body = isPromise(pending) ? await exchange.unlessAborted(pending) : pending;
+    if (body === ABORTED) {
+      // The body may still arrive; whatever it holds must be released all the same.
+      (pending as Promise<Body>).then((late) => callClose(late, log), () => undefined);
+      return;
+    }
+    result = body;
+    await exchange.pump(body);
+    if (!exchange.aborted) exchange.finish();
+  } catch (error) {
+    exchange.fail(error, log);
+  } finally {
+    await callClose(result, log);
+  }
+}
+
+class Exchange {
+  private head: ResponseHead | null = null;
+  private headSent = false;
+  private readonly bodyAllowed: (code: number) => boolean;
+  private abortPromise: Promise<typeof ABORTED> | null = null;
+
+  constructor(
+    method: string,
+    private readonly transport: ResponseTransport,
+  ) {
+    this.bodyAllowed = (code) => bodyAllowed(method, code);
+  }
+
+  get aborted(): boolean {
+    return this.transport.signal.aborted;
+  }
+
+  readonly startResponse: StartResponse = (status: string, headers: HeaderList, excInfo?: unknown): WriteFn => {
+    if (this.head !== null && excInfo === undefined) {
+      throw new GatewayError('ERR_GATEWAY_START_TWICE', 'startResponse called twice without excInfo');
+    }
+    // PEP 3333: once the head is out, the error being handled can only propagate.
+    if (excInfo !== undefined && this.headSent) throw excInfo;
+    this.head = validateHead(status, headers);
+    return this.write;
+  };
+
+  private readonly write: WriteFn = (chunk: Chunk): Promise<void> => {
+    if (this.aborted) return Promise.reject(abortedError());
+    try {
+      return this.send(toBuffer(chunk)) ?? Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  /** Iterates the body, sending each non-empty chunk and waiting whenever the socket asks to. */
+  async pump(body: Body): Promise<void> {
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      const wait = this.send(toBuffer(body));
+      if (wait) await wait;
+      return;
+    }
+    if (body === null || typeof body !== 'object') {
+      throw new GatewayError('ERR_GATEWAY_BAD_BODY', 'the app must return chunks or an iterable of chunks');
+    }
+    const iterator = (Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body[Symbol.iterator]()) as
+      | Iterator<Chunk>
+      | AsyncIterator<Chunk>;
+    let done = false;
+    try {
+      for (;;) {
+        let step = iterator.next();
+        if (isPromise(step)) {
+          const settled = await this.unlessAborted(step);
+          if (settled === ABORTED) return;
+          step = settled;
+        }
+        if (step.done) {
+          done = true;
+          return;
+        }
+        const wait = this.send(toBuffer(step.value));
+        if (wait) await wait;
+        if (this.aborted) return;
+      }
+    } finally {
+      // A generator cut short (abort or error) runs its finally blocks through return().
+      if (!done && typeof iterator.return === 'function') {
+        Promise.resolve()
+          .then(() => iterator.return!())
+          .catch(() => undefined);
+      }
+    }
+  }
+
+  /** Sends a chunk, with the head first if it has not gone out yet. */
+  private send(chunk: Buffer): Promise<void> | undefined {
+    if (this.head === null) {
+      throw new GatewayError('ERR_GATEWAY_NOT_STARTED', 'body sent before startResponse');
+    }
+    if (chunk.length === 0) return undefined;
+    if (!this.headSent) {
+      this.headSent = true;
+      return this.transport.sendHead(this.head, this.bodyAllowed(this.head.code) ? chunk : null);
+    }
+    return this.bodyAllowed(this.head.code) ? this.transport.sendBody(chunk) : undefined;
+  }
+
+  finish(): void {
+    if (this.head === null) {
+      throw new GatewayError('ERR_GATEWAY_NOT_STARTED', 'the app returned without calling startResponse');
+    }
+    if (!this.headSent) {
+      this.headSent = true;
+      this.transport.sendHead(this.head, null);
+    }
+    this.transport.end();
+  }
+
+  fail(error: unknown, log: Logger): void {
+    if (this.aborted) {
+      log.debug({ err: error }, 'app ended after the client went away');
+      return;
+    }
+    log.error({ err: error, code: (error as SluiceError)?.code }, 'app failed');
+    if (this.headSent) {
+      this.transport.abort(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.headSent = true;
+    const { head, body } = plainResponse(500);
+    this.transport.sendHead(head, this.bodyAllowed(500) ? body : null);
+    this.transport.end();
+  }
+
+  /** Waits for `promise` unless the request is aborted first. */
+  unlessAborted<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
+    const signal = this.transport.signal;
+    if (signal.aborted) {
+      promise.catch(() => undefined);
+      return Promise.resolve(ABORTED);
+    }
+    this.abortPromise ??= new Promise((resolve) =>
+      signal.addEventListener('abort', () => resolve(ABORTED), { once: true }),
+    );
+    return Promise.race([promise, this.abortPromise]);
+  }
+}
+
+function toBuffer(chunk: Chunk): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new GatewayError('ERR_GATEWAY_BAD_CHUNK', `body chunks must be strings or Uint8Arrays, not ${typeof chunk}`);
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T>)?.then === 'function';
+}
+
+function abortedError(): SluiceError {
+  return new SluiceError('ERR_GATEWAY_ABORTED', 'the client went away');
+}
+
+/** PEP 3333: the server calls the body's close() once the response is finished or abandoned. */
+async function callClose(result: unknown, log: Logger): Promise<void> {
+  const close = (result as { close?: unknown } | null | undefined)?.close;
+  if (typeof close !== 'function') return;
+  try {
+    await close.call(result);
+  } catch (error) {
+    log.error({ err: error }, 'close() of the app body failed');
+  }
+}

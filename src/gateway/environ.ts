@@ -1,0 +1,139 @@
+// The CGI environ as a pure function of the variables a front end sent: merged, defaulted, paths derived.
+import type { Readable, Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { ProtocolError } from '../errors';
+import { VERSION } from '../version';
+import type { Environ, GatewayProtocol } from './types';
+
+/** Variables exactly as a front end sent them, flat: [name0, value0, name1, value1, …]. */
+export type VariableList = readonly string[];
+
+/** The CGI part of an environ: every variable a string. */
+export type CgiVariables = Record<string, string>;
+
+export interface EnvironOptions {
+  /** Mount prefix (e.g. `/app`): the SCRIPT_NAME when sluice derives the paths itself. */
+  readonly mount: string;
+}
+
+/**
+ * Builds the CGI variables of one request. Repeated names are merged (`, `, or `; ` for cookies),
+ * as nginx and others send repeated headers as repeated variables; a repeated CONTENT_LENGTH is
+ * ambiguous and refused. Only REQUEST_METHOD is required.
+ */
+export function buildCgiVariables(list: VariableList, options: EnvironOptions): CgiVariables {
+  const vars: CgiVariables = {};
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = list[i];
+    const value = list[i + 1];
+    // A plain object would take this as its prototype; no front end sends it.
+    if (name === '__proto__') continue;
+    const previous = vars[name];
+    if (previous === undefined) {
+      vars[name] = value;
+    } else if (name === 'CONTENT_LENGTH') {
+      throw new ProtocolError('ERR_CGI_DUPLICATE_CONTENT_LENGTH', 'CONTENT_LENGTH sent twice', 400);
+    } else {
+      vars[name] = previous + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
+    }
+  }
+  if (!vars.REQUEST_METHOD) {
+    throw new ProtocolError('ERR_CGI_NO_METHOD', 'REQUEST_METHOD missing', 400);
+  }
+  vars.QUERY_STRING ??= '';
+  vars.SERVER_PROTOCOL ??= 'HTTP/1.0';
+  if (vars.PATH_INFO === undefined) derivePaths(vars, options.mount);
+  vars.SCRIPT_NAME ??= '';
+  vars.REQUEST_URI ??= rebuildRequestUri(vars);
+  return vars;
+}
+
+/**
+ * nginx's stock params and Apache's ProxyPass send no PATH_INFO (Apache puts the whole path in
+ * SCRIPT_NAME), so the same app would route differently behind each. Derive both from REQUEST_URI
+ * instead: SCRIPT_NAME is the mount prefix when the path lies under it, PATH_INFO the rest.
+ */
+function derivePaths(vars: CgiVariables, mount: string): void {
+  const uri = vars.REQUEST_URI;
+  if (uri === undefined) {
+    vars.PATH_INFO = '';
+    return;
+  }
+  const path = percentDecode(uriPath(uri));
+  if (mount !== '' && path.startsWith(mount) && (path.length === mount.length || path[mount.length] === '/')) {
+    vars.SCRIPT_NAME = mount;
+    vars.PATH_INFO = path.slice(mount.length);
+  } else {
+    vars.SCRIPT_NAME = '';
+    vars.PATH_INFO = path;
+  }
+}
+
+/** The path part of a request target: origin form, or absolute form with scheme and authority dropped. */
+function uriPath(uri: string): string {
+  let start = 0;
+  if (uri[0] !== '/') {
+    const scheme = uri.indexOf('://');
+    if (scheme !== -1) {
+      const slash = uri.indexOf('/', scheme + 3);
+      if (slash === -1) return '/';
+      start = slash;
+    }
+  }
+  const query = uri.indexOf('?', start);
+  return query === -1 ? uri.slice(start) : uri.slice(start, query);
+}
+
+/**
+ * Percent-decodes into one character per byte (latin1), as PEP 3333 keeps PATH_INFO byte-exact;
+ * malformed escapes are kept as written.
+ */
+export function percentDecode(text: string): string {
+  if (!text.includes('%')) return text;
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+/** REQUEST_URI for front ends that omit it (cgi-fcgi, some CGI hosts), from the decoded parts. */
+function rebuildRequestUri(vars: CgiVariables): string {
+  const path = encodeLatin1Path(vars.SCRIPT_NAME + vars.PATH_INFO) || '/';
+  return vars.QUERY_STRING === '' ? path : path + '?' + vars.QUERY_STRING;
+}
+
+function encodeLatin1Path(path: string): string {
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) =>
+    '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'),
+  );
+}
+
+/** True when the front end says the client connection is TLS (`HTTPS=on`, as Apache and nginx set it). */
+export function isHttps(vars: CgiVariables): boolean {
+  const https = vars.HTTPS;
+  return https !== undefined && (https.toLowerCase() === 'on' || https === '1');
+}
+
+/** The per-request parts of an environ that come from the connection rather than the front end. */
+export interface RequestContext {
+  readonly input: Readable;
+  readonly errors: Writable;
+  readonly signal: AbortSignal;
+  readonly protocol: GatewayProtocol;
+  readonly log: Logger;
+  readonly multiprocess: boolean;
+}
+
+/** Completes the CGI variables into the environ an app receives (the same object, extended). */
+export function createEnviron(vars: CgiVariables, request: RequestContext): Environ {
+  const environ = vars as unknown as Environ;
+  environ['sluice.input'] = request.input;
+  environ['sluice.errors'] = request.errors;
+  environ['sluice.url_scheme'] = isHttps(vars) ? 'https' : 'http';
+  environ['sluice.signal'] = request.signal;
+  environ['sluice.protocol'] = request.protocol;
+  environ['sluice.version'] = VERSION;
+  // One process runs requests concurrently on one thread: apps may interleave, as under a threaded WSGI server.
+  environ['sluice.multithread'] = true;
+  environ['sluice.multiprocess'] = request.multiprocess;
+  environ['sluice.run_once'] = false;
+  environ['sluice.log'] = request.log;
+  return environ;
+}

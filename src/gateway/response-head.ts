@@ -1,0 +1,60 @@
+// The CGI response head: status and header validation (no injection) and its serialization.
+import { GatewayError } from '../errors';
+import type { HeaderList } from './types';
+
+// RFC 9110 §5.6.2 token characters.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.5 field-value: visible ASCII, SP, HTAB, obs-text; never CR, LF or NUL.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// RFC 3875 §6.3.3: Status = 3DIGIT SP reason-phrase.
+const STATUS_LINE = /^[1-5]\d\d [\t\x20-\x7e\x80-\xff]*$/;
+
+/** A validated response head, ready to serialize. */
+export interface ResponseHead {
+  readonly status: string;
+  /** The numeric part of `status`. */
+  readonly code: number;
+  readonly headers: HeaderList;
+}
+
+/** Checks an app's status line and headers; throws GatewayError on anything a front end could misread. */
+export function validateHead(status: unknown, headers: unknown): ResponseHead {
+  if (typeof status !== 'string' || !STATUS_LINE.test(status)) {
+    throw new GatewayError('ERR_GATEWAY_BAD_STATUS', `invalid status line ${JSON.stringify(status)}`);
+  }
+  if (!Array.isArray(headers)) {
+    throw new GatewayError('ERR_GATEWAY_BAD_HEADER', 'headers must be an array of [name, value] pairs');
+  }
+  for (const header of headers as unknown[]) {
+    if (!Array.isArray(header) || header.length !== 2) {
+      throw new GatewayError('ERR_GATEWAY_BAD_HEADER', 'each header must be a [name, value] pair');
+    }
+    const [name, value] = header as [unknown, unknown];
+    if (typeof name !== 'string' || !TOKEN.test(name)) {
+      throw new GatewayError('ERR_GATEWAY_BAD_HEADER', `invalid header name ${JSON.stringify(name)}`);
+    }
+    // The status travels as its own argument; a Status header would let the two disagree.
+    if (name.length === 6 && name.toLowerCase() === 'status') {
+      throw new GatewayError('ERR_GATEWAY_BAD_HEADER', 'set the status through startResponse, not a header');
+    }
+    if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
+      throw new GatewayError('ERR_GATEWAY_BAD_HEADER', `invalid value for header ${name}`);
+    }
+  }
+  return { status, code: Number(status.slice(0, 3)), headers: headers as HeaderList };
+}
+
+/**
+ * The head as CGI output: always an explicit Status line (Apache otherwise answers 200 to a bare
+ * Location, and nginx 502s an empty head), then the headers and the blank line.
+ */
+export function serializeHead(head: ResponseHead): Buffer {
+  let text = 'Status: ' + head.status + '\r\n';
+  for (const [name, value] of head.headers) text += name + ': ' + value + '\r\n';
+  return Buffer.from(text + '\r\n', 'latin1');
+}
+
+/** RFC 9110 §6.4.1: no body for HEAD, 1xx, 204 and 304. */
+export function bodyAllowed(method: string, code: number): boolean {
+  return method !== 'HEAD' && code >= 200 && code !== 204 && code !== 304;
+}
