@@ -43,7 +43,8 @@ function collect(value: string, previous: string[]): string[] {
 
 function integer(min: number) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    if (!/^\d+$/.test(value) || Number(value) < min)
+      throw new InvalidArgumentError(`expected an integer >= ${min}`);
     return Number(value);
   };
 }
@@ -61,7 +62,9 @@ function mountPrefix(value: string): string {
 
 export function buildProgram(run: (task: Promise<number>) => void): Command {
   const program = new Command('sluice')
-    .description('SCGI and FastCGI application server for Node.js apps behind nginx, Apache httpd or lighttpd')
+    .description(
+      'SCGI and FastCGI application server for Node.js apps behind nginx, Apache httpd or lighttpd',
+    )
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride()
@@ -76,17 +79,25 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
     .option('--http <ADDR>', 'development listener speaking plain HTTP (repeatable)', collect, [])
     .option('--mount <PREFIX>', 'SCRIPT_NAME when sluice derives PATH_INFO from REQUEST_URI', mountPrefix, '')
     .addOption(
-      new Option('--socket-mode <MODE>', 'mode of Unix socket files, octal').argParser(octalMode).default(0o660, '0660'),
+      new Option('--socket-mode <MODE>', 'mode of Unix socket files, octal')
+        .argParser(octalMode)
+        .default(0o660, '0660'),
     )
     .addOption(
-      new Option('--log-level <LEVEL>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      new Option('--log-level <LEVEL>', 'log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
+        .default('info'),
     )
     .option('--pretty', 'human-readable logs (default when stderr is a terminal)')
     .option('--no-pretty', 'JSON logs even on a terminal')
     .option('--drain-timeout <MS>', 'on stop, wait this long for requests in flight', integer(0), 10_000)
     .option('--max-connections <N>', 'concurrent connections per listener (default 10000)', integer(1))
     .option('--max-header-bytes <N>', 'largest SCGI header block (default 1048576)', integer(1))
-    .option('--max-body-bytes <N>', 'largest request body (default: no limit; the front end enforces its own)', integer(0))
+    .option(
+      '--max-body-bytes <N>',
+      'largest request body (default: no limit; the front end enforces its own)',
+      integer(0),
+    )
     .addHelpText('after', SERVE_EXAMPLES)
     .action((appModule: string, flags: ServeFlags) => run(serve(appModule, flags)));
 

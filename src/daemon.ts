@@ -47,7 +47,11 @@ export class Daemon {
       this.listeners.push(listener);
       listener.bound = await listenOn(server, spec.address, this.options.socketMode);
       this.log.info(
-        { protocol: spec.protocol, address: formatAddress(listener.bound), reach: howToReach(spec.protocol, listener.bound) },
+        {
+          protocol: spec.protocol,
+          address: formatAddress(listener.bound),
+          reach: howToReach(spec.protocol, listener.bound),
+        },
         'listening',
       );
     }
@@ -70,7 +74,9 @@ export class Daemon {
       const connection = handler(socket, context, () => this.connections.delete(connection));
       this.connections.add(connection);
     });
-    server.on('drop', (data) => this.log.warn({ remote: data?.remoteAddress }, 'connection limit reached; dropped'));
+    server.on('drop', (data) =>
+      this.log.warn({ remote: data?.remoteAddress }, 'connection limit reached; dropped'),
+    );
     return server;
   }
 
@@ -79,9 +85,7 @@ export class Daemon {
    * is left and removes Unix socket files.
    */
   async stop(drainTimeoutMs: number): Promise<void> {
-    const closed = this.listeners.map(
-      (l) => new Promise<void>((resolve) => l.server.close(() => resolve())),
-    );
+    const closed = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     for (const connection of this.connections) connection.shutdown();
     for (const l of this.listeners) if (l.server instanceof http.Server) l.server.closeIdleConnections();
     const deadline = setTimeout(() => {

@@ -55,7 +55,9 @@ async function loadModule(file: string): Promise<Record<string, unknown>> {
       return (await importModule(pathToFileURL(file).href)) as Record<string, unknown>;
     }
   } catch (error) {
-    throw new SluiceError('ERR_APP_LOAD', `loading ${file} failed: ${(error as Error).message}`, { cause: error });
+    throw new SluiceError('ERR_APP_LOAD', `loading ${file} failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -69,7 +71,11 @@ function pickExport(namespace: Record<string, unknown>, name: string | undefined
   if (name !== undefined) return namespace[name];
   const fallback = namespace.default;
   // ESM importing a CommonJS module whose exports object carries its own `default`.
-  if (fallback !== null && typeof fallback === 'object' && typeof (fallback as { default?: unknown }).default === 'function') {
+  if (
+    fallback !== null &&
+    typeof fallback === 'object' &&
+    typeof (fallback as { default?: unknown }).default === 'function'
+  ) {
     return (fallback as { default: unknown }).default;
   }
   return fallback;

@@ -6,7 +6,6 @@ import { bodyAllowed, validateHead, type ResponseHead } from './response-head';
 import type { ResponseTransport } from './transport';
 import type { App, Body, Chunk, Environ, HeaderList, StartResponse, WriteFn } from './types';
 
-
 /** Settles when the request is aborted; lets the driver stop waiting on an app that ignores the signal. */
 const ABORTED = Symbol('aborted');
 
@@ -15,7 +14,12 @@ const ABORTED = Symbol('aborted');
  * abandoned; never rejects. Errors before the head went out become a 500; after it, the transport
  * makes the response look incomplete. The app's `close()` runs exactly once.
  */
-export async function runApp(app: App, environ: Environ, transport: ResponseTransport, log: Logger): Promise<void> {
+export async function runApp(
+  app: App,
+  environ: Environ,
+  transport: ResponseTransport,
+  log: Logger,
+): Promise<void> {
   const exchange = new Exchange(environ.REQUEST_METHOD, transport);
   let result: Body | undefined;
   try {
@@ -23,7 +27,10 @@ export async function runApp(app: App, environ: Environ, transport: ResponseTran
     const body = isPromise(pending) ? await exchange.unlessAborted(pending) : pending;
     if (body === ABORTED) {
       // The body may still arrive; whatever it holds must be released all the same.
-      (pending as Promise<Body>).then((late) => callClose(late, log), () => undefined);
+      (pending as Promise<Body>).then(
+        (late) => callClose(late, log),
+        () => undefined,
+      );
       return;
     }
     result = body;
@@ -53,7 +60,11 @@ class Exchange {
     return this.transport.signal.aborted;
   }
 
-  readonly startResponse: StartResponse = (status: string, headers: HeaderList, excInfo?: unknown): WriteFn => {
+  readonly startResponse: StartResponse = (
+    status: string,
+    headers: HeaderList,
+    excInfo?: unknown,
+  ): WriteFn => {
     if (this.head !== null && excInfo === undefined) {
       throw new GatewayError('ERR_GATEWAY_START_TWICE', 'startResponse called twice without excInfo');
     }
@@ -82,9 +93,9 @@ class Exchange {
     if (body === null || typeof body !== 'object') {
       throw new GatewayError('ERR_GATEWAY_BAD_BODY', 'the app must return chunks or an iterable of chunks');
     }
-    const iterator = (Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body[Symbol.iterator]()) as
-      | Iterator<Chunk>
-      | AsyncIterator<Chunk>;
+    const iterator = (
+      Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body[Symbol.iterator]()
+    ) as Iterator<Chunk> | AsyncIterator<Chunk>;
     let done = false;
     try {
       for (;;) {
@@ -170,7 +181,10 @@ function toBuffer(chunk: Chunk): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (Buffer.isBuffer(chunk)) return chunk;
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new GatewayError('ERR_GATEWAY_BAD_CHUNK', `body chunks must be strings or Uint8Arrays, not ${typeof chunk}`);
+  throw new GatewayError(
+    'ERR_GATEWAY_BAD_CHUNK',
+    `body chunks must be strings or Uint8Arrays, not ${typeof chunk}`,
+  );
 }
 
 function isPromise<T>(value: T | Promise<T>): value is Promise<T> {

@@ -60,7 +60,11 @@ function derivePaths(vars: CgiVariables, mount: string): void {
     return;
   }
   const path = percentDecode(uriPath(uri));
-  if (mount !== '' && path.startsWith(mount) && (path.length === mount.length || path[mount.length] === '/')) {
+  if (
+    mount !== '' &&
+    path.startsWith(mount) &&
+    (path.length === mount.length || path[mount.length] === '/')
+  ) {
     vars.SCRIPT_NAME = mount;
     vars.PATH_INFO = path.slice(mount.length);
   } else {
@@ -100,8 +104,9 @@ function rebuildRequestUri(vars: CgiVariables): string {
 }
 
 function encodeLatin1Path(path: string): string {
-  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g, (c) =>
-    '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'),
+  return path.replace(
+    /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g,
+    (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'),
   );
 }
 

@@ -5,7 +5,11 @@ import { UsageError } from '../errors';
 import type { ListenAddress } from './address';
 
 /** Binds `server` to `address` and resolves with the address actually bound (the real port for :0). */
-export async function listenOn(server: net.Server, address: ListenAddress, socketMode: number): Promise<ListenAddress> {
+export async function listenOn(
+  server: net.Server,
+  address: ListenAddress,
+  socketMode: number,
+): Promise<ListenAddress> {
   if (address.kind === 'tcp') {
     await bind(server, { host: address.host, port: address.port });
     const bound = server.address() as net.AddressInfo;
@@ -21,7 +25,11 @@ function bind(server: net.Server, options: net.ListenOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const where = options.path ?? `${options.host}:${options.port}`;
-      reject(new UsageError('ERR_LISTEN', `cannot listen on ${where}: ${error.code ?? error.message}`, { cause: error }));
+      reject(
+        new UsageError('ERR_LISTEN', `cannot listen on ${where}: ${error.code ?? error.message}`, {
+          cause: error,
+        }),
+      );
     };
     server.once('error', onError);
     server.listen({ ...options, backlog: 511 }, () => {

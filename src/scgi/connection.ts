@@ -45,7 +45,9 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
     // SCGI front ends may half-close once the request is sent; the response still goes out.
     socket.on('end', () => this.parser.end());
     socket.on('drain', () => this.wake());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.log.debug({ code: error.code }, 'socket error'));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      this.log.debug({ code: error.code }, 'socket error'),
+    );
     socket.on('close', () => {
       this.wake();
       if (!this.responded) this.controller.abort();
