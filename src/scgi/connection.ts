@@ -42,8 +42,15 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
       maxBodyBytes: context.limits.maxBodyBytes,
     });
     socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
-    // SCGI front ends may half-close once the request is sent; the response still goes out.
-    socket.on('end', () => this.parser.end());
+    socket.on('end', () => {
+      this.parser.end();
+      // nginx, Apache and lighttpd keep their side open until they have read the response, so an
+      // end of input before it means the front end gave up (its client went away): stop the app.
+      if (!this.responded && !socket.destroyed) {
+        this.controller.abort();
+        socket.destroy();
+      }
+    });
     socket.on('drain', () => this.wake());
     socket.on('error', (error: NodeJS.ErrnoException) =>
       this.log.debug({ code: error.code }, 'socket error'),

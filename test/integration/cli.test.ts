@@ -1,0 +1,226 @@
+// The sluice CLI as a user runs it: help, usage errors and their exit codes, app loading, sockets, signals.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
+import { request } from '../helpers/http';
+import { requestVariables, scgiRequest } from '../helpers/scgi';
+
+function sluice(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [SLUICE_BIN, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('help and usage', () => {
+  test('sluice --help explains the commands with examples', () => {
+    const result = sluice('--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('serve');
+    expect(result.stdout).toContain('Examples:');
+  });
+
+  test('sluice serve --help documents every option and the signals', () => {
+    const result = sluice('serve', '--help');
+    expect(result.status).toBe(0);
+    for (const option of [
+      '--scgi',
+      '--fastcgi',
+      '--http',
+      '--mount',
+      '--socket-mode',
+      '--log-level',
+      '--drain-timeout',
+    ]) {
+      expect(result.stdout).toContain(option);
+    }
+    expect(result.stdout).toContain('SIGTERM');
+  });
+
+  test.each([
+    ['no listener', ['serve', 'examples/hello.mjs']],
+    ['no app', ['serve']],
+    ['a bad address', ['serve', 'examples/hello.mjs', '--scgi', 'nowhere']],
+    ['a bad socket mode', ['serve', 'examples/hello.mjs', '--scgi', ':0', '--socket-mode', '999']],
+    ['an unknown option', ['serve', 'examples/hello.mjs', '--frobnicate']],
+    ['a missing module', ['serve', 'test/fixtures/apps/nope.mjs', '--scgi', ':0']],
+    ['a missing export', ['serve', 'test/fixtures/apps/hello.ts:nothing', '--scgi', ':0']],
+    ['an export that is not a function', ['serve', 'test/fixtures/apps/not-a-function.mjs', '--scgi', ':0']],
+    [
+      'a named export that is not a function',
+      ['serve', 'test/fixtures/apps/not-a-function.mjs:named', '--scgi', ':0'],
+    ],
+  ])('%s is a usage error with exit code 2', (_name, args) => {
+    const result = sluice(...args);
+    expect(result.status).toBe(2);
+    expect(result.stderr.length).toBeGreaterThan(0);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+});
+
+describe('app modules', () => {
+  test.each([
+    ['examples/hello.mjs', 'Hello, world!\n'],
+    ['test/fixtures/apps/hello.cjs', 'commonjs says hi to /x\n'],
+    ['test/fixtures/apps/hello.ts:handler', 'typescript says hi to /x\n'],
+  ])('%s loads and answers', async (app, body) => {
+    const daemon = await startDaemon(app, ['--scgi', '127.0.0.1:0']);
+    try {
+      const response = await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/x'));
+      expect(response.body.toString()).toBe(body);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+});
+
+describe('the development HTTP listener', () => {
+  test('serves the app with the environ a front end would build', async () => {
+    const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [
+      '--http',
+      '127.0.0.1:0',
+      '--mount',
+      '/app',
+    ]);
+    try {
+      const port = Number(daemon.addresses.http![0].split(':').pop());
+      const response = await request({ port, path: '/app/env?q=1', headers: { 'X-A': 'b', Proxy: 'evil' } });
+      expect(response.status).toBe(200);
+      const environ = JSON.parse(response.body.toString());
+      expect(environ).toMatchObject({
+        REQUEST_METHOD: 'GET',
+        SCRIPT_NAME: '/app',
+        PATH_INFO: '/env',
+        QUERY_STRING: 'q=1',
+        HTTP_X_A: 'b',
+        REMOTE_ADDR: '127.0.0.1',
+        'sluice.protocol': 'http',
+      });
+      expect(environ.HTTP_PROXY).toBeUndefined();
+      const posted = await request({
+        port,
+        method: 'POST',
+        path: '/app/echo',
+        body: Buffer.from('round trip'),
+      });
+      expect(posted.body.toString()).toBe('round trip');
+      expect((await request({ port, path: '/app/error' })).status).toBe(500);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+});
+
+describe('Unix sockets', () => {
+  test('the socket gets --socket-mode and is removed at exit', async () => {
+    const socket = tempSocketPath('mode.sock');
+    const daemon = await startDaemon('examples/hello.mjs', ['--scgi', socket, '--socket-mode', '0600']);
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    expect(await daemon.stop()).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+  });
+
+  test('a stale socket file is replaced', async () => {
+    const socket = tempSocketPath('stale.sock');
+    // A daemon killed with SIGKILL leaves its socket file behind with nobody listening.
+    const crashed = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(socket)})`,
+    ]);
+    while (!existsSync(socket)) await new Promise((r) => setTimeout(r, 10));
+    crashed.kill('SIGKILL');
+    await new Promise((r) => crashed.once('exit', r));
+    expect(existsSync(socket)).toBe(true);
+    const daemon = await startDaemon('examples/hello.mjs', ['--scgi', socket]);
+    const response = await scgiRequest('unix:' + socket, requestVariables('GET', '/'));
+    expect(response.status).toBe(200);
+    expect(await daemon.stop()).toBe(0);
+  });
+
+  test('a socket a live server answers on is a clear start-up error', async () => {
+    const socket = tempSocketPath('live.sock');
+    const live = net.createServer((c) => c.end());
+    await new Promise<void>((r) => live.listen(socket, r));
+    try {
+      const result = sluice('serve', 'examples/hello.mjs', '--scgi', socket);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('in use');
+    } finally {
+      live.close();
+    }
+  });
+
+  test('a path that is not a socket is never replaced', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sl-'));
+    const result = sluice('serve', 'examples/hello.mjs', '--scgi', dir);
+    expect(result.status).toBe(2);
+    expect(existsSync(dir)).toBe(true);
+  });
+});
+
+describe('signals', () => {
+  test('SIGTERM lets a request in flight finish, then exits 0', async () => {
+    const daemon = await startDaemon('test/fixtures/apps/probe.mjs', ['--scgi', '127.0.0.1:0']);
+    const pending = scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/slow?ms=700'));
+    await new Promise((r) => setTimeout(r, 200));
+    const stopped = daemon.stop('SIGTERM');
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(response.body.toString()).toBe('slept 700\n');
+    expect(await stopped).toBe(0);
+  });
+
+  test('SIGINT with a drain timeout cuts a request that takes too long', async () => {
+    const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [
+      '--scgi',
+      '127.0.0.1:0',
+      '--drain-timeout',
+      '200',
+    ]);
+    const pending = scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/slow?ms=5000')).catch(
+      (e) => e,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    expect(await daemon.stop('SIGINT')).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await pending;
+  });
+
+  test('the listener closes at once: new connections are refused while draining', async () => {
+    const daemon = await startDaemon('test/fixtures/apps/probe.mjs', ['--scgi', '127.0.0.1:0']);
+    const address = daemon.addresses.scgi![0];
+    const pending = scgiRequest(address, requestVariables('GET', '/slow?ms=800'));
+    await new Promise((r) => setTimeout(r, 150));
+    const stopped = daemon.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 150));
+    await expect(scgiRequest(address, requestVariables('GET', '/'))).rejects.toThrow(/ECONNREFUSED/);
+    expect((await pending).status).toBe(200);
+    expect(await stopped).toBe(0);
+  });
+});
+
+describe('limits', () => {
+  test('--max-header-bytes answers 413 to a larger header block', async () => {
+    const daemon = await startDaemon('examples/hello.mjs', [
+      '--scgi',
+      '127.0.0.1:0',
+      '--max-header-bytes',
+      '1024',
+    ]);
+    try {
+      const response = await scgiRequest(
+        daemon.addresses.scgi![0],
+        requestVariables('GET', '/', [['HTTP_X_BIG', 'x'.repeat(2000)]]),
+      );
+      expect(response.status).toBe(413);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+});
