@@ -120,9 +120,6 @@ function listenerSpecs(flags: ServeFlags): ListenerSpec[] {
   if (specs.length === 0) {
     throw new UsageError('ERR_USAGE_NO_LISTENER', 'give at least one of --scgi, --fastcgi or --http');
   }
-  if (flags.fastcgi.length > 0) {
-    throw new UsageError('ERR_USAGE_FASTCGI', '--fastcgi is not yet supported');
-  }
   return specs;
 }
 
@@ -139,7 +136,14 @@ async function serve(appModule: string, flags: ServeFlags): Promise<number> {
   const log = createLogger({ level: flags.logLevel as 'info', pretty: flags.pretty });
   const app = await loadApp(parseAppSpec(appModule));
   const daemon = new Daemon({
-    context: { app, log, limits: limitsFrom(flags), environ: { mount: flags.mount }, multiprocess: false },
+    context: {
+      app,
+      log,
+      limits: limitsFrom(flags),
+      environ: { mount: flags.mount },
+      multiprocess: false,
+      load: { active: 0 },
+    },
     listeners,
     socketMode: flags.socketMode,
   });

@@ -6,6 +6,7 @@ import { formatAddress, type ListenAddress } from './gateway/address';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from './gateway/context';
 import { listenOn, removeSocketFile } from './gateway/listen';
 import { serveHttp } from './http/connection';
+import { serveFastCgi } from './fastcgi/connection';
 import { serveScgi } from './scgi/connection';
 
 export type ListenerProtocol = 'scgi' | 'fastcgi' | 'http';
@@ -22,7 +23,10 @@ export interface DaemonOptions {
   readonly socketMode: number;
 }
 
-const HANDLERS: Partial<Record<ListenerProtocol, ConnectionHandler>> = { scgi: serveScgi };
+const HANDLERS: Partial<Record<ListenerProtocol, ConnectionHandler>> = {
+  scgi: serveScgi,
+  fastcgi: serveFastCgi,
+};
 
 interface Listener {
   readonly spec: ListenerSpec;

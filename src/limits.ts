@@ -8,6 +8,8 @@ export interface Limits {
   readonly maxBodyBytes: number;
   /** Concurrent connections per listener; beyond it new connections are closed at once. */
   readonly maxConnections: number;
+  /** FastCGI: requests in flight in the whole process; beyond it new ones get FCGI_OVERLOADED. */
+  readonly maxRequests: number;
   /** FastCGI: total PARAMS bytes of one request. */
   readonly fcgiMaxParamsBytes: number;
   /** FastCGI: concurrent requests on one connection (answered as FCGI_MAX_REQS). */
@@ -26,6 +28,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   scgiMaxHeaderBytes: MiB,
   maxBodyBytes: Infinity,
   maxConnections: 10_000,
+  maxRequests: 10_000,
   fcgiMaxParamsBytes: MiB,
   fcgiMaxRequestsPerConnection: 256,
   fcgiStdinMemoryBytes: MiB,

@@ -11,6 +11,12 @@ export interface ServeContext {
   readonly environ: EnvironOptions;
   /** True when several processes serve the same listeners. */
   readonly multiprocess: boolean;
+  /** Requests in flight across all connections of this process, checked against limits.maxRequests. */
+  readonly load: RequestLoad;
+}
+
+export interface RequestLoad {
+  active: number;
 }
 
 /** A live front-end connection as the daemon tracks it for graceful stop. */

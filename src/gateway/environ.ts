@@ -28,7 +28,8 @@ export function buildCgiVariables(list: VariableList, options: EnvironOptions): 
     const value = list[i + 1];
     // A plain object would take this as its prototype; no front end sends it.
     if (name === '__proto__') continue;
-    const previous = vars[name];
+    // Own properties only: `constructor` or `toString` would otherwise merge with Object.prototype's.
+    const previous = Object.hasOwn(vars, name) ? vars[name] : undefined;
     if (previous === undefined) {
       vars[name] = value;
     } else if (name === 'CONTENT_LENGTH') {
@@ -108,6 +109,24 @@ function encodeLatin1Path(path: string): string {
     /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g,
     (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'),
   );
+}
+
+/**
+ * A length variable (CONTENT_LENGTH, FCGI_DATA_LENGTH) as a number, or null when it is empty or absent:
+ * nginx with request buffering off and Apache streaming a chunked upload send no length, and the
+ * body then runs to the end of the stream. Anything else but digits is refused.
+ */
+export function declaredLength(vars: CgiVariables, name: string): number | null {
+  const value = vars[name];
+  if (value === undefined || value === '') return null;
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new ProtocolError(
+      'ERR_CGI_BAD_LENGTH',
+      `${name} is not a number: ${JSON.stringify(value.slice(0, 40))}`,
+      400,
+    );
+  }
+  return Number(value);
 }
 
 /** True when the front end says the client connection is TLS (`HTTPS=on`, as Apache and nginx set it). */

@@ -1,0 +1,242 @@
+// One FastCGI connection: records routed to per-request state, replies written fairly, keep-alive and close.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
+import { endAndDrain } from '../gateway/drain';
+import {
+  FCGI_AUTHORIZER,
+  FCGI_FILTER,
+  FCGI_MAX_CONNS,
+  FCGI_MAX_REQS,
+  FCGI_MPXS_CONNS,
+  FCGI_OVERLOADED,
+  FCGI_RESPONDER,
+  FCGI_UNKNOWN_ROLE,
+  type Role,
+} from './constants';
+import type { FastCgiProtocolError } from './errors';
+import type { PairList } from './pairs';
+import { RecordParser, type RecordSink } from './parser';
+import { FastCgiRequest, type RequestOwner } from './request';
+import { endRequestRecord, getValuesResultRecord, unknownTypeRecord } from './writer';
+
+let nextConnectionId = 0;
+
+/**
+ * Bytes one request may write while others on the same connection wait, before it yields to them:
+ * two large responses on one multiplexed connection then alternate instead of queueing.
+ */
+const FAIR_SLICE = 64 * 1024;
+
+const NOT_FASTCGI_REPLY = Buffer.from(
+  'HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
+    'This is a FastCGI socket: point a FastCGI front end (fastcgi_pass, mod_proxy_fcgi) at it.\n',
+);
+
+export const serveFastCgi: ConnectionHandler = (socket, context, onClose) =>
+  new FastCgiConnection(socket, context, onClose);
+
+class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
+  private readonly parser: RecordParser;
+  private readonly log: Logger;
+  private readonly requests = new Map<number, FastCgiRequest>();
+  /** Set once the front end asked about multiplexing or overlapped two requests. */
+  private shared = false;
+  /** Close once the requests in flight are answered (FCGI_KEEP_CONN unset, or daemon stopping). */
+  private closing = false;
+  private drainWaiter: Promise<void> | null = null;
+  private releaseDrain: (() => void) | null = null;
+  private lastWriter: FastCgiRequest | null = null;
+  private sliceBytes = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly context: ServeContext,
+    onClose: () => void,
+  ) {
+    this.log = context.log.child({ protocol: 'fastcgi', conn: ++nextConnectionId });
+    this.parser = new RecordParser(this, {
+      maxParamsBytes: context.limits.fcgiMaxParamsBytes,
+      maxRequestsPerConnection: context.limits.fcgiMaxRequestsPerConnection,
+    });
+    socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
+    socket.on('end', () => {
+      this.parser.end();
+      // Front ends never half-close a FastCGI connection: an end of input means they went away
+      // (nginx closes instead of sending ABORT_REQUEST when its client leaves).
+      if (!socket.destroyed && this.requests.size > 0) socket.destroy();
+      else if (!socket.destroyed) socket.end();
+    });
+    socket.on('drain', () => this.wake());
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      this.log.debug({ code: error.code }, 'socket error'),
+    );
+    socket.on('close', () => {
+      this.wake();
+      for (const request of this.requests.values()) {
+        request.connectionClosed();
+        this.context.load.active--;
+      }
+      this.requests.clear();
+      onClose();
+    });
+  }
+
+  get multiplexing(): boolean {
+    return this.shared;
+  }
+
+  // --- records from the front end -----------------------------------------------------------------
+
+  beginRequest(requestId: number, role: number, keepConn: boolean): void {
+    if (role !== FCGI_RESPONDER && role !== FCGI_AUTHORIZER && role !== FCGI_FILTER) {
+      this.log.warn({ fcgiId: requestId, role }, 'unknown FastCGI role');
+      this.write([endRequestRecord(requestId, 0, FCGI_UNKNOWN_ROLE)]);
+      this.parser.requestDone(requestId);
+      return;
+    }
+    const load = this.context.load;
+    if (load.active >= this.context.limits.maxRequests) {
+      this.log.warn({ fcgiId: requestId, active: load.active }, 'too many requests in flight: overloaded');
+      this.write([endRequestRecord(requestId, 0, FCGI_OVERLOADED)]);
+      this.parser.requestDone(requestId);
+      return;
+    }
+    load.active++;
+    this.requests.set(requestId, new FastCgiRequest(requestId, role as Role, keepConn, this, this.log));
+    if (this.requests.size > 1) this.shared = true;
+  }
+
+  overloaded(requestId: number): void {
+    this.log.warn({ fcgiId: requestId, active: this.requests.size }, 'too many requests on one connection');
+    this.write([endRequestRecord(requestId, 0, FCGI_OVERLOADED)]);
+  }
+
+  params(requestId: number, pairs: PairList): void {
+    this.requests.get(requestId)?.start(pairs);
+  }
+
+  stdin(requestId: number, chunk: Buffer): void {
+    this.requests.get(requestId)?.stdin(chunk);
+  }
+
+  stdinEnd(requestId: number): void {
+    this.requests.get(requestId)?.stdinEnd();
+  }
+
+  data(requestId: number, chunk: Buffer): void {
+    this.requests.get(requestId)?.dataChunk(chunk);
+  }
+
+  dataEnd(requestId: number): void {
+    this.requests.get(requestId)?.dataEnd();
+  }
+
+  abortRequest(requestId: number): void {
+    this.requests.get(requestId)?.abortByFrontEnd();
+  }
+
+  getValues(names: string[]): void {
+    // Only a front end that multiplexes asks; from now on no request may pause the shared socket.
+    this.shared = true;
+    const limits = this.context.limits;
+    const known: Record<string, string> = {
+      [FCGI_MAX_CONNS]: String(limits.maxConnections),
+      [FCGI_MAX_REQS]: String(limits.fcgiMaxRequestsPerConnection),
+      [FCGI_MPXS_CONNS]: '1',
+    };
+    // Only the names asked for and understood (spec §4.1; php-src #66479).
+    const answer = names.filter((name) => name in known).map((name) => [name, known[name]] as const);
+    this.write([getValuesResultRecord(answer)]);
+  }
+
+  unknownType(type: number): void {
+    this.log.warn({ type }, 'unknown FastCGI management record type');
+    this.write([unknownTypeRecord(type)]);
+  }
+
+  error(error: FastCgiProtocolError): void {
+    if (!error.fatal) {
+      this.requests.get(error.requestId!)?.protocolError(error);
+      return;
+    }
+    this.log.warn({ code: error.code }, error.message);
+    if (error.code === 'ERR_FCGI_NOT_FASTCGI' && this.requests.size === 0 && !this.socket.destroyed) {
+      this.socket.write(NOT_FASTCGI_REPLY);
+      endAndDrain(this.socket, this.context.limits);
+      return;
+    }
+    this.socket.destroy();
+  }
+
+  // --- RequestOwner -----------------------------------------------------------------------------
+
+  write(records: Buffer[], from?: FastCgiRequest): Promise<void> | undefined {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return undefined;
+    let flushed = true;
+    if (records.length === 1) {
+      flushed = socket.write(records[0]);
+    } else {
+      socket.cork();
+      for (const record of records) flushed = socket.write(record);
+      socket.uncork();
+    }
+    if (!flushed) {
+      this.drainWaiter ??= new Promise((resolve) => (this.releaseDrain = resolve));
+      return this.drainWaiter;
+    }
+    if (from !== undefined && this.requests.size > 1) return this.yieldIfDue(from, records);
+    return undefined;
+  }
+
+  /** On a shared connection, a request that wrote a whole slice lets the others write first. */
+  private yieldIfDue(from: FastCgiRequest, records: Buffer[]): Promise<void> | undefined {
+    if (from !== this.lastWriter) {
+      this.lastWriter = from;
+      this.sliceBytes = 0;
+    }
+    for (const record of records) this.sliceBytes += record.length;
+    if (this.sliceBytes < FAIR_SLICE) return undefined;
+    this.sliceBytes = 0;
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
+  pauseInput(paused: boolean): void {
+    if (paused) this.socket.pause();
+    else if (!this.socket.destroyed && !this.socket.readableEnded) this.socket.resume();
+  }
+
+  ended(request: FastCgiRequest, closeConnection: boolean): void {
+    if (this.requests.get(request.id) !== request) return;
+    this.requests.delete(request.id);
+    this.context.load.active--;
+    this.parser.requestDone(request.id);
+    if (this.lastWriter === request) this.lastWriter = null;
+    if (closeConnection) this.closing = true;
+    if (this.requests.size === 0 && this.closing) {
+      endAndDrain(this.socket, this.context.limits);
+      return;
+    }
+    // A request that paused the socket for its unread body is gone; the others need input.
+    this.pauseInput(false);
+  }
+
+  private wake(): void {
+    const release = this.releaseDrain;
+    this.drainWaiter = null;
+    this.releaseDrain = null;
+    release?.();
+  }
+
+  // --- daemon stop --------------------------------------------------------------------------------
+
+  shutdown(): void {
+    this.closing = true;
+    if (this.requests.size === 0) endAndDrain(this.socket, this.context.limits);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,295 @@
+// One FastCGI request: its environ and body streams, and its response as STDOUT/STDERR/END_REQUEST records.
+import type { Logger } from 'pino';
+import { ProtocolError } from '../errors';
+import { BodySpool } from '../gateway/body-spool';
+import type { ServeContext } from '../gateway/context';
+import { runApp } from '../gateway/driver';
+import { buildCgiVariables, createEnviron, declaredLength, type VariableList } from '../gateway/environ';
+import { errorsStream } from '../gateway/errors-stream';
+import { RequestBody, type BodySource } from '../gateway/input';
+import { plainResponse } from '../gateway/plain-response';
+import { serializeHead, type ResponseHead } from '../gateway/response-head';
+import type { ResponseTransport } from '../gateway/transport';
+import {
+  FCGI_AUTHORIZER,
+  FCGI_FILTER,
+  FCGI_REQUEST_COMPLETE,
+  FCGI_STDERR,
+  FCGI_STDOUT,
+  type Role,
+} from './constants';
+import { endRequestRecord, stderrRecords, stdoutRecords, streamEndRecord } from './writer';
+
+/** What a request needs from its connection. */
+export interface RequestOwner {
+  readonly context: ServeContext;
+  /** Writes records in one go; a promise means the socket asked to wait. */
+  write(records: Buffer[], from: FastCgiRequest): Promise<void> | undefined;
+  /** Whether this connection carries (or announced) several requests at once. */
+  readonly multiplexing: boolean;
+  /** Pauses or resumes reading the socket, for a request that has the connection to itself. */
+  pauseInput(paused: boolean): void;
+  /** The request sent END_REQUEST; its id is free again. */
+  ended(request: FastCgiRequest, closeConnection: boolean): void;
+}
+
+const ROLE_NAMES: Record<Role, string> = { 1: 'RESPONDER', 2: 'AUTHORIZER', 3: 'FILTER' };
+
+/** Most STDERR bytes held back while the head is not out yet; the rest is logged instead. */
+const HELD_STDERR_CAP = 64 * 1024;
+
+/** Feeds a request body either by pausing the socket or, on a shared connection, through a spool. */
+class BodyFeed implements BodySource {
+  readonly spool: BodySpool;
+
+  constructor(
+    private readonly owner: RequestOwner,
+    memoryCap: number,
+    onError: (error: Error) => void,
+  ) {
+    this.spool = new BodySpool(memoryCap, null, onError);
+  }
+
+  pause(): void {
+    if (this.owner.multiplexing) this.spool.pause();
+    else this.owner.pauseInput(true);
+  }
+
+  resume(): void {
+    this.spool.resume();
+    this.owner.pauseInput(false);
+  }
+}
+
+export class FastCgiRequest implements ResponseTransport {
+  private readonly controller = new AbortController();
+  private input: RequestBody | null = null;
+  private inputFeed: BodyFeed | null = null;
+  private data: RequestBody | null = null;
+  private dataFeed: BodyFeed | null = null;
+  private headSent = false;
+  private heldStderr: Buffer[] = [];
+  private heldStderrBytes = 0;
+  private stderrSent = false;
+  /** END_REQUEST went out (or the connection closed): nothing more is written for this id. */
+  private done = false;
+  readonly log: Logger;
+
+  constructor(
+    readonly id: number,
+    readonly role: Role,
+    readonly keepConn: boolean,
+    private readonly owner: RequestOwner,
+    connectionLog: Logger,
+  ) {
+    this.log = connectionLog.child({ fcgiId: id });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  /** PARAMS ended: build the environ and start the app (without waiting for STDIN: haproxy #2499). */
+  start(pairs: VariableList): void {
+    const context = this.owner.context;
+    let vars;
+    let expected: number | null;
+    let dataLength: number | null = null;
+    try {
+      vars = buildCgiVariables(pairs, context.environ);
+      // Authorizers get no body (spec §6.3): Apache sends no STDIN at all.
+      expected = this.role === FCGI_AUTHORIZER ? 0 : declaredLength(vars, 'CONTENT_LENGTH');
+      if (this.role === FCGI_FILTER) dataLength = declaredLength(vars, 'FCGI_DATA_LENGTH');
+    } catch (error) {
+      this.refuse(error as ProtocolError);
+      return;
+    }
+    vars.FCGI_ROLE = ROLE_NAMES[this.role];
+    const memoryCap = context.limits.fcgiStdinMemoryBytes;
+    const onSpoolError = (error: Error): void => this.fail(error);
+    this.inputFeed = new BodyFeed(this.owner, memoryCap, onSpoolError);
+    this.input = this.body(this.inputFeed, expected);
+    if (this.role === FCGI_FILTER) {
+      this.dataFeed = new BodyFeed(this.owner, memoryCap, onSpoolError);
+      this.data = this.body(this.dataFeed, dataLength);
+    }
+    const log = this.log;
+    const environ = createEnviron(vars, {
+      input: this.input,
+      errors: errorsStream((text) => this.stderr(text)),
+      signal: this.controller.signal,
+      protocol: 'fastcgi',
+      log,
+      multiprocess: context.multiprocess,
+    });
+    if (this.data !== null) environ['sluice.data'] = this.data;
+    // A body of known length 0 is complete now: some front ends send no empty STDIN for it.
+    if (expected === 0) this.inputFeed.spool.finish();
+    void runApp(context.app, environ, this, log);
+  }
+
+  private body(feed: BodyFeed, expected: number | null): RequestBody {
+    const body = new RequestBody(feed, expected, (bytes) =>
+      this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
+    );
+    feed.spool.attach(body);
+    return body;
+  }
+
+  stdin(chunk: Buffer): void {
+    this.inputFeed?.spool.push(chunk);
+  }
+
+  stdinEnd(): void {
+    this.inputFeed?.spool.finish();
+  }
+
+  dataChunk(chunk: Buffer): void {
+    this.dataFeed?.spool.push(chunk);
+  }
+
+  dataEnd(): void {
+    this.dataFeed?.spool.finish();
+  }
+
+  /** ABORT_REQUEST (spec §5.4): stop the app and answer at once, without waiting for it. */
+  abortByFrontEnd(): void {
+    if (this.done) return;
+    this.log.debug('aborted by the front end');
+    this.stopApp(new ProtocolError('ERR_FCGI_ABORTED', 'the front end aborted the request'));
+    this.finish([endRequestRecord(this.id, 0, FCGI_REQUEST_COMPLETE)], false);
+  }
+
+  /** The connection is gone: stop the app, write nothing more. */
+  connectionClosed(): void {
+    if (this.done) return;
+    this.done = true;
+    this.stopApp(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+  }
+
+  /** A protocol error that ends only this request. */
+  protocolError(error: ProtocolError): void {
+    if (this.done) return;
+    if (this.input === null) {
+      this.refuse(error);
+      return;
+    }
+    this.log.warn({ code: error.code }, error.message);
+    this.stopApp(error);
+    if (this.headSent) this.abort(error);
+    else this.respondPlain(error.status ?? 400, 1);
+  }
+
+  private stopApp(reason: Error): void {
+    this.controller.abort();
+    this.input?.fail(reason);
+    this.data?.fail(reason);
+    this.inputFeed?.spool.close();
+    this.dataFeed?.spool.close();
+  }
+
+  private fail(error: Error): void {
+    this.log.error({ err: error }, 'request body spool failed');
+    this.protocolError(
+      new ProtocolError('ERR_BODY_SPOOL', 'request body spool failed', 500, { cause: error }),
+    );
+  }
+
+  /** Before the app ran: answer the error's status and end the request. */
+  private refuse(error: ProtocolError): void {
+    this.log.warn({ code: error.code, status: error.status }, error.message);
+    this.respondPlain(error.status ?? 400, 1);
+  }
+
+  private respondPlain(code: number, appStatus: number): void {
+    const { head, body } = plainResponse(code);
+    this.headSent = true;
+    this.finish(
+      [
+        ...stdoutRecords(this.id, serializeHead(head)),
+        ...stdoutRecords(this.id, body),
+        streamEndRecord(FCGI_STDOUT, this.id),
+        endRequestRecord(this.id, appStatus, FCGI_REQUEST_COMPLETE),
+      ],
+      false,
+    );
+  }
+
+  // --- sluice.errors -----------------------------------------------------------------------------
+
+  /** STDERR before the head can turn into a 502 at some front ends (haproxy #743): hold it until then. */
+  private stderr(text: Buffer): void {
+    if (this.done) {
+      this.log.warn({ appErrors: text.toString() }, 'sluice.errors written after the response ended');
+      return;
+    }
+    if (!this.headSent) {
+      if (this.heldStderrBytes + text.length <= HELD_STDERR_CAP) {
+        this.heldStderr.push(Buffer.from(text));
+        this.heldStderrBytes += text.length;
+      } else {
+        this.log.warn({ appErrors: text.toString() }, 'sluice.errors overflow before the head');
+      }
+      return;
+    }
+    this.stderrSent = true;
+    void this.owner.write(stderrRecords(this.id, text), this);
+  }
+
+  private takeHeldStderr(records: Buffer[]): void {
+    for (const text of this.heldStderr) records.push(...stderrRecords(this.id, text));
+    if (this.heldStderr.length > 0) this.stderrSent = true;
+    this.heldStderr = [];
+    this.heldStderrBytes = 0;
+  }
+
+  // --- ResponseTransport -------------------------------------------------------------------------
+
+  sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined {
+    if (this.done) return undefined;
+    this.headSent = true;
+    const records = stdoutRecords(this.id, serializeHead(head));
+    if (first !== null) records.push(...stdoutRecords(this.id, first));
+    this.takeHeldStderr(records);
+    return this.owner.write(records, this);
+  }
+
+  sendBody(chunk: Buffer): Promise<void> | undefined {
+    if (this.done) return undefined;
+    return this.owner.write(stdoutRecords(this.id, chunk), this);
+  }
+
+  end(): void {
+    if (this.done) return;
+    const records = [streamEndRecord(FCGI_STDOUT, this.id)];
+    this.takeHeldStderr(records);
+    if (this.stderrSent) records.push(streamEndRecord(FCGI_STDERR, this.id));
+    records.push(endRequestRecord(this.id, 0, FCGI_REQUEST_COMPLETE));
+    this.finish(records, false);
+  }
+
+  /**
+   * The response broke after its head went out. A front end must not take it for complete: no empty
+   * STDOUT, a STDERR line and a non-zero appStatus; on a connection no other request shares, the
+   * connection closes too, which nginx and Apache report as a premature end of the response.
+   */
+  abort(error: Error): void {
+    if (this.done) return;
+    const code = (error as ProtocolError).code ?? 'ERR_APP';
+    const records = [...stderrRecords(this.id, Buffer.from(`sluice: response aborted (${code})\n`))];
+    records.push(endRequestRecord(this.id, 1, FCGI_REQUEST_COMPLETE));
+    this.finish(records, !this.owner.multiplexing);
+  }
+
+  private finish(records: Buffer[], closeConnection: boolean): void {
+    void this.owner.write(records, this);
+    this.done = true;
+    this.inputFeed?.spool.close();
+    this.dataFeed?.spool.close();
+    this.owner.ended(this, closeConnection || !this.keepConn);
+  }
+}
