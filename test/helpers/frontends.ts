@@ -1,0 +1,744 @@
+// Starts real front ends (nginx, Apache httpd, lighttpd, HAProxy) for integration tests, from the
+// SHIPPED deploy configs (deploy/<front end>/*) with only paths and ports rewritten, wrapped in the
+// test-only main configs of test/integration/frontends/. Each instance gets a temp prefix directory
+// and an ephemeral loopback port, is waited for until it answers HTTP, and is stopped by PID
+// (SIGTERM, then SIGKILL of its whole process group after a timeout).
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy';
+export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lighttpd', 'haproxy'];
+
+/** Where the front end finds the app: 'unix:/tmp/x.sock' (or '/tmp/x.sock') or '127.0.0.1:PORT'. */
+export interface Upstream {
+  scgi?: string;
+  fastcgi?: string;
+}
+
+export interface FrontEnd {
+  name: FrontEndName;
+  /** Loopback port it listens on. */
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  baseUrl: string;
+  /** PID of the main (master/parent) process; also its process group id. */
+  pid: number;
+  /** Temp directory holding the rendered configs, logs/, tmp/ and run/ (removed by stop()). */
+  prefix: string;
+  /** The rendered wrapper config and deploy file, for debugging. */
+  configFile: string;
+  deployFile: string;
+  /** Stops it (SIGTERM, SIGKILL after a timeout), waits for all its processes, removes the prefix. */
+  stop(): Promise<void>;
+  /** Every log it wrote (error/access logs, stdout, stderr); still available after stop(). */
+  errorLog(): string;
+  /** Whether the main process is still running. */
+  running(): boolean;
+}
+
+export interface StartOptions {
+  /**
+   * Config text added to the test wrapper: inside `http {}` for nginx, at server level after the
+   * deploy file for Apache and lighttpd, at the end of the `defaults` section for HAProxy (start it
+   * with a section keyword to open a new section).
+   */
+  extra?: string;
+  /** How long to wait until it answers HTTP (default 10 s). */
+  readyTimeoutMs?: number;
+  /** How long stop() waits after SIGTERM before SIGKILL (default 5 s). */
+  stopTimeoutMs?: number;
+  /** Keep the prefix directory after stop() (also: env SLUICE_KEEP_FRONTEND_PREFIX=1). */
+  keepPrefix?: boolean;
+}
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const WRAPPER_DIR = path.join(REPO_ROOT, 'test', 'integration', 'frontends');
+
+// Canonical values in the deploy files, replaced by the harness (see each file's header).
+const CANONICAL = {
+  scgi: { socket: '/run/sluice/scgi.sock', tcp: '127.0.0.1:4000' },
+  fastcgi: { socket: '/run/sluice/fastcgi.sock', tcp: '127.0.0.1:9000' },
+} as const;
+
+type Protocol = keyof typeof CANONICAL;
+
+const BINARIES: Record<FrontEndName, readonly string[]> = {
+  nginx: ['nginx'],
+  apache: ['apache2', 'httpd'],
+  lighttpd: ['lighttpd'],
+  haproxy: ['haproxy'],
+};
+
+const INSTALL_HINT: Record<string, string> = {
+  nginx: 'apt-get install nginx',
+  apache: 'apt-get install apache2',
+  apache2: 'apt-get install apache2',
+  httpd: 'apt-get install apache2',
+  lighttpd: 'apt-get install lighttpd',
+  haproxy: 'apt-get install haproxy',
+  'cgi-fcgi': 'apt-get install libfcgi-bin',
+  wrk: 'apt-get install wrk',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Binaries
+
+function isCI(): boolean {
+  const ci = (process.env.CI ?? '').toLowerCase();
+  return ci === 'true' || ci === '1' || ci === 'yes';
+}
+
+/** Full path of an executable, searching PATH plus the sbin directories non-root PATHs lack. */
+export function findBinary(name: string): string | undefined {
+  const candidates = (BINARIES as Record<string, readonly string[]>)[name] ?? [name];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean),
+    '/usr/local/sbin',
+    '/usr/sbin',
+    '/sbin',
+  ];
+  for (const candidate of candidates) {
+    if (candidate.includes('/')) {
+      if (isExecutable(candidate)) return candidate;
+      continue;
+    }
+    for (const dir of dirs) {
+      const full = path.join(dir, candidate);
+      if (isExecutable(full)) return full;
+    }
+  }
+  return undefined;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a binary (or front end name: 'apache' finds apache2 or httpd) is installed.
+ * Under CI=true a missing binary THROWS, so the test file fails instead of silently skipping;
+ * elsewhere it warns and returns false, and the caller skips.
+ */
+export function requireBinary(name: string): boolean {
+  if (findBinary(name) !== undefined) return true;
+  const hint = INSTALL_HINT[name] ? ` (install: ${INSTALL_HINT[name]})` : '';
+  const searched = (BINARIES as Record<string, readonly string[]>)[name]?.join(' or ') ?? name;
+  if (isCI()) {
+    throw new Error(
+      `required binary ${searched} not found in PATH or /usr/sbin${hint}; ` +
+        `CI=true, so this is a test failure, not a skip`,
+    );
+  }
+  console.warn(`skipping tests that need ${searched}: not found in PATH or /usr/sbin${hint}`);
+  return false;
+}
+
+/** `it`, or `it.skip` when the binary is missing outside CI (throws under CI=true). */
+export function itWith(name: string): jest.It {
+  return requireBinary(name) ? it : it.skip;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports, users, processes
+
+/** A currently free TCP port on 127.0.0.1 (may race with other processes; startFrontEnd retries). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function systemNameExists(file: string, name: string): boolean {
+  try {
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .some((line) => line.startsWith(name + ':'));
+  } catch {
+    return false;
+  }
+}
+
+/** The unprivileged user/group a front end's workers run as when started by root (Debian's). */
+function runAsUser(name: FrontEndName): { user: string; group: string } {
+  const preferred = name === 'haproxy' ? ['haproxy', 'www-data'] : ['www-data'];
+  for (const user of [...preferred, 'nobody']) {
+    if (!systemNameExists('/etc/passwd', user)) continue;
+    const group = [user, 'nogroup', 'nobody'].find((g) => systemNameExists('/etc/group', g)) ?? user;
+    return { user, group };
+  }
+  return { user: 'nobody', group: 'nogroup' };
+}
+
+function runAsLines(name: FrontEndName): string {
+  if (!isRoot) return '# not started as root: everything runs as the invoking user';
+  const { user, group } = runAsUser(name);
+  switch (name) {
+    case 'nginx':
+      return `user ${user} ${group};`;
+    case 'apache':
+      return `User ${user}\nGroup ${group}`;
+    case 'lighttpd':
+      return `server.username = "${user}"\nserver.groupname = "${group}"`;
+    case 'haproxy':
+      return `    user ${user}\n    group ${group}`;
+  }
+}
+
+/** State letter of a process from /proc (undefined: gone; 'Z': zombie). */
+function procState(pid: number): { state: string; pgrp: number } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '?', pgrp: Number(fields[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a PID belongs to a live (non-zombie) process. */
+export function pidAlive(pid: number): boolean {
+  if (fs.existsSync('/proc/self/stat')) {
+    const st = procState(pid);
+    return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Live (non-zombie) members of a process group; zombies orphaned to a non-reaping init don't count. */
+function groupMembers(pgid: number): number[] {
+  if (!fs.existsSync('/proc/self/stat')) {
+    try {
+      process.kill(-pgid, 0);
+      return [pgid];
+    } catch {
+      return [];
+    }
+  }
+  const members: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const st = procState(Number(entry));
+    if (st && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X') members.push(Number(entry));
+  }
+  return members;
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whether `promise` settles within `ms` (the timer is cleared either way, so jest can exit). */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// Safety net: a test that forgets stop() must not leave front ends running after the worker exits.
+const live = new Set<{ pid: number; stop(): Promise<void> }>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const instance of live) killGroup(instance.pid, 'SIGKILL');
+  });
+}
+
+/** Stops every front end this process started and has not stopped yet (for afterAll). */
+export async function stopAllFrontEnds(): Promise<void> {
+  await Promise.all([...live].map((instance) => instance.stop()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config rendering
+
+interface ParsedAddress {
+  kind: 'unix' | 'tcp';
+  path: string;
+  host: string;
+  port: number;
+}
+
+function parseUpstream(spec: string): ParsedAddress {
+  if (spec.startsWith('unix:') || spec.startsWith('/')) {
+    const socketPath = spec.startsWith('unix:') ? spec.slice(5) : spec;
+    if (!socketPath.startsWith('/')) throw new Error(`upstream socket path must be absolute: ${spec}`);
+    return { kind: 'unix', path: socketPath, host: '', port: 0 };
+  }
+  const match = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(spec);
+  if (!match) throw new Error(`upstream must be 'unix:/path' or 'IPv4:port', got ${JSON.stringify(spec)}`);
+  return { kind: 'tcp', path: '', host: match[1]!, port: Number(match[2]) };
+}
+
+interface Rewrite {
+  find: string;
+  replace: string;
+  /** The token must occur in the deploy file (else the file drifted from the harness). */
+  required: boolean;
+}
+
+function protocolOf(deployFile: string): Protocol {
+  const base = path.basename(deployFile);
+  if (base.includes('fastcgi') || base.includes('fcgi')) return 'fastcgi';
+  if (base.includes('scgi')) return 'scgi';
+  throw new Error(`cannot tell SCGI from FastCGI by the name of ${deployFile}`);
+}
+
+/** The exact substitutions applied to each front end's deploy files (documented in their headers). */
+export function deployRewrites(
+  name: FrontEndName,
+  protocol: Protocol,
+  upstream: string,
+  port: number,
+  prefix: string,
+): Array<{ find: string; replace: string; required: boolean }> {
+  const up = parseUpstream(upstream);
+  const canonical = CANONICAL[protocol];
+  const rewrites: Rewrite[] = [];
+  switch (name) {
+    case 'nginx':
+      rewrites.push(
+        { find: 'listen 80;', replace: `listen 127.0.0.1:${port};`, required: true },
+        {
+          find: `unix:${canonical.socket}`,
+          replace: up.kind === 'unix' ? `unix:${up.path}` : `${up.host}:${up.port}`,
+          required: true,
+        },
+        { find: '/var/log/nginx/', replace: `${prefix}/logs/`, required: false },
+      );
+      break;
+    case 'apache': {
+      const scheme = protocol === 'scgi' ? 'scgi' : 'fcgi';
+      rewrites.push(
+        { find: '<VirtualHost *:80>', replace: `<VirtualHost *:${port}>`, required: true },
+        {
+          find: `"unix:${canonical.socket}|${scheme}://localhost/"`,
+          replace:
+            up.kind === 'unix'
+              ? `"unix:${up.path}|${scheme}://localhost/"`
+              : `"${scheme}://${up.host}:${up.port}/"`,
+          required: true,
+        },
+      );
+      break;
+    }
+    case 'lighttpd':
+      rewrites.push({
+        find: `"socket" => "${canonical.socket}"`,
+        replace:
+          up.kind === 'unix' ? `"socket" => "${up.path}"` : `"host" => "${up.host}", "port" => ${up.port}`,
+        required: true,
+      });
+      break;
+    case 'haproxy':
+      if (protocol !== 'fastcgi') throw new Error('HAProxy speaks FastCGI only (no SCGI support)');
+      rewrites.push(
+        { find: 'bind :80', replace: `bind 127.0.0.1:${port}`, required: true },
+        // HAProxy takes a Unix socket as a bare absolute path.
+        {
+          find: canonical.tcp,
+          replace: up.kind === 'unix' ? up.path : `${up.host}:${up.port}`,
+          required: true,
+        },
+      );
+      break;
+  }
+  return rewrites;
+}
+
+function renderDeploy(
+  name: FrontEndName,
+  deployFile: string,
+  text: string,
+  upstreamSpec: string,
+  port: number,
+  prefix: string,
+): string {
+  const protocol = protocolOf(deployFile);
+  const rewrites = deployRewrites(name, protocol, upstreamSpec, port, prefix);
+  const used = new Set<string>();
+  // Rewrite active lines only: comments keep the canonical values users read, and a token that
+  // survives only in a comment must not count as present.
+  const lines = text.split('\n').map((line, index) => {
+    if (line.trim().startsWith('#')) return line;
+    let out = line;
+    for (const rewrite of rewrites) {
+      if (!out.includes(rewrite.find)) continue;
+      used.add(rewrite.find);
+      out = out.split(rewrite.find).join(rewrite.replace);
+    }
+    // A canonical path left on an active line would point the test at production paths.
+    if (out.includes('/run/sluice/')) {
+      throw new Error(
+        `${deployFile}:${index + 1}: "/run/sluice/" survived the harness rewrite on an active line: ` +
+          `${out.trim()}; use the canonical values (see the file's header) or extend test/helpers/frontends.ts`,
+      );
+    }
+    return out;
+  });
+  for (const rewrite of rewrites) {
+    if (rewrite.required && !used.has(rewrite.find)) {
+      throw new Error(
+        `${deployFile} no longer contains ${JSON.stringify(rewrite.find)} on an active line, which the ` +
+          `test harness rewrites; keep the canonical values (see the file's header) or update ` +
+          `test/helpers/frontends.ts`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Fills @NAME@ placeholders on active lines; comment lines (which document them) stay as written. */
+function renderTemplate(template: string, values: Record<string, string>, source: string): string {
+  return template
+    .split('\n')
+    .map((line, index) => {
+      if (line.trim().startsWith('#')) return line;
+      return line.replace(/@([A-Z_]+)@/g, (whole, key: string) => {
+        const value = values[key];
+        if (value === undefined) throw new Error(`${source}:${index + 1}: unknown placeholder ${whole}`);
+        return value;
+      });
+    })
+    .join('\n');
+}
+
+let nginxConfDirCache: string | undefined;
+/** Directory of the stock nginx.conf (for scgi_params, fastcgi_params, mime.types). */
+function nginxConfDir(): string {
+  if (nginxConfDirCache) return nginxConfDirCache;
+  for (const dir of ['/etc/nginx', '/usr/local/etc/nginx', '/usr/local/nginx/conf']) {
+    if (fs.existsSync(path.join(dir, 'fastcgi_params'))) return (nginxConfDirCache = dir);
+  }
+  return (nginxConfDirCache = '/etc/nginx');
+}
+
+function apacheModulesDir(): string {
+  const candidates = [
+    process.env.APACHE_MODULES_DIR,
+    '/usr/lib/apache2/modules',
+    '/usr/lib64/httpd/modules',
+    '/usr/lib/httpd/modules',
+    '/usr/libexec/apache2',
+  ];
+  for (const dir of candidates) {
+    if (dir && fs.existsSync(path.join(dir, 'mod_proxy.so'))) return dir;
+  }
+  throw new Error(`Apache modules (mod_proxy.so) not found in ${candidates.filter(Boolean).join(', ')}`);
+}
+
+interface Layout {
+  configFile: string;
+  deployFile: string;
+  argv: string[];
+}
+
+function prepare(
+  name: FrontEndName,
+  binary: string,
+  deployFile: string,
+  upstreamSpec: string,
+  port: number,
+  prefix: string,
+  options: StartOptions,
+): Layout {
+  for (const dir of ['logs', 'tmp', 'run', 'htdocs'])
+    fs.mkdirSync(path.join(prefix, dir), { recursive: true });
+  // Workers run unprivileged (www-data/haproxy): they must traverse the prefix, and lighttpd opens
+  // its logs and temp files only after dropping root.
+  fs.chmodSync(prefix, 0o755);
+  fs.chmodSync(path.join(prefix, 'logs'), 0o1777);
+  fs.chmodSync(path.join(prefix, 'tmp'), 0o1777);
+
+  const deploySource = path.resolve(REPO_ROOT, deployFile);
+  const deployText = fs.readFileSync(deploySource, 'utf8');
+  const rendered = renderDeploy(name, deployFile, deployText, upstreamSpec, port, prefix);
+  const renderedDeploy = path.join(prefix, path.basename(deployFile));
+  fs.writeFileSync(renderedDeploy, rendered);
+
+  const wrapperName = {
+    nginx: 'nginx.conf',
+    apache: 'httpd.conf',
+    lighttpd: 'lighttpd.conf',
+    haproxy: 'haproxy.cfg',
+  }[name];
+  const values: Record<string, string> = {
+    PREFIX: prefix,
+    PORT: String(port),
+    DEPLOY: renderedDeploy,
+    RUN_AS: runAsLines(name),
+    EXTRA: options.extra ?? '',
+  };
+  if (name === 'apache') values.MODULES = apacheModulesDir();
+  const wrapperSource = path.join(WRAPPER_DIR, wrapperName);
+  const configFile = path.join(prefix, wrapperName);
+  fs.writeFileSync(configFile, renderTemplate(fs.readFileSync(wrapperSource, 'utf8'), values, wrapperSource));
+
+  switch (name) {
+    case 'nginx':
+      // Relative includes (scgi_params, fastcgi_params, mime.types) resolve next to -c's file.
+      for (const file of ['scgi_params', 'fastcgi_params', 'mime.types']) {
+        const source = path.join(nginxConfDir(), file);
+        if (fs.existsSync(source)) fs.copyFileSync(source, path.join(prefix, file));
+      }
+      return {
+        configFile,
+        deployFile: renderedDeploy,
+        argv: [binary, '-p', prefix + '/', '-c', configFile, '-e', path.join(prefix, 'logs', 'error.log')],
+      };
+    case 'apache':
+      return {
+        configFile,
+        deployFile: renderedDeploy,
+        argv: [binary, '-d', prefix, '-f', configFile, '-DFOREGROUND'],
+      };
+    case 'lighttpd':
+      return { configFile, deployFile: renderedDeploy, argv: [binary, '-D', '-f', configFile] };
+    case 'haproxy':
+      return {
+        configFile,
+        deployFile: renderedDeploy,
+        argv: [binary, '-db', '-f', configFile, '-f', renderedDeploy],
+      };
+  }
+}
+
+function readLogs(prefix: string): string {
+  const dir = path.join(prefix, 'logs');
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir).sort();
+  } catch {
+    return '';
+  }
+  return files
+    .map((file) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(path.join(dir, file), 'utf8');
+      } catch (err) {
+        text = `(unreadable: ${(err as Error).message})`;
+      }
+      return `==> ${file} <==\n${text}`;
+    })
+    .join('\n');
+}
+
+/** Resolves true once something answers HTTP on the port (a 400 to a junk request line suffices). */
+function probe(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let data = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    // A request line without a target: every front end answers 400 itself, never the upstream.
+    socket.on('connect', () => socket.write('HARNESS-PROBE\r\n\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('latin1');
+      if (data.length >= 5) done(data.startsWith('HTTP/'));
+    });
+    socket.on('error', () => done(false));
+    socket.on('close', () => done(data.startsWith('HTTP/')));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start / stop
+
+/**
+ * Starts `name` with the shipped `deployFile` (path relative to the repo root, e.g.
+ * 'deploy/nginx/sluice-scgi.conf') pointed at `upstream`, on 127.0.0.1 and a free port.
+ * Resolves once it answers HTTP; rejects with its logs if it exits or does not answer in time.
+ */
+export async function startFrontEnd(
+  name: FrontEndName,
+  deployFile: string,
+  upstream: Upstream,
+  options: StartOptions = {},
+): Promise<FrontEnd> {
+  const binary = findBinary(name);
+  if (binary === undefined) {
+    requireBinary(name); // throws under CI
+    throw new Error(
+      `${name} is not installed (${BINARIES[name].join(' or ')} not found); guard with requireBinary()`,
+    );
+  }
+  const protocol = protocolOf(deployFile);
+  const upstreamSpec = upstream[protocol];
+  if (!upstreamSpec) throw new Error(`${deployFile} needs upstream.${protocol}`);
+
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(name, binary, deployFile, upstreamSpec, options);
+    } catch (err) {
+      lastError = err as Error;
+      // Another process took the port between freePort() and bind(): try a new one.
+      if (!/Address already in use|EADDRINUSE/i.test(lastError.message)) throw lastError;
+    }
+  }
+  throw lastError;
+}
+
+async function startOnce(
+  name: FrontEndName,
+  binary: string,
+  deployFile: string,
+  upstreamSpec: string,
+  options: StartOptions,
+): Promise<FrontEnd> {
+  const port = await freePort();
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `sluice-${name}-`));
+  const keepPrefix = options.keepPrefix ?? process.env.SLUICE_KEEP_FRONTEND_PREFIX === '1';
+  const removePrefix = () => {
+    if (!keepPrefix) fs.rmSync(prefix, { recursive: true, force: true });
+  };
+
+  let layout: Layout;
+  try {
+    layout = prepare(name, binary, deployFile, upstreamSpec, port, prefix, options);
+  } catch (err) {
+    removePrefix();
+    throw err;
+  }
+
+  const stdout = fs.openSync(path.join(prefix, 'logs', 'stdout.log'), 'a');
+  const stderr = fs.openSync(path.join(prefix, 'logs', 'stderr.log'), 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(layout.argv[0]!, layout.argv.slice(1), {
+      cwd: prefix,
+      // Own process group (pgid = pid), so workers can be killed together and none outlive stop().
+      detached: true,
+      stdio: ['ignore', stdout, stderr],
+      env: { ...process.env, LANG: 'C' },
+    });
+  } finally {
+    fs.closeSync(stdout);
+    fs.closeSync(stderr);
+  }
+
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      resolve();
+    });
+    child.once('error', (err) => {
+      exitInfo = { code: null, signal: null };
+      fs.appendFileSync(path.join(prefix, 'logs', 'stderr.log'), `spawn error: ${err.message}\n`);
+      resolve();
+    });
+  });
+  const pid = child.pid ?? -1;
+
+  let finalLog: string | undefined;
+  let stopping: Promise<void> | undefined;
+  const errorLog = () => finalLog ?? readLogs(prefix);
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+
+  const waitExit = (ms: number) => settlesWithin(exited, ms);
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (pid > 0) {
+        if (!exitInfo) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {
+            // already gone
+          }
+          if (!(await waitExit(stopTimeoutMs))) {
+            killGroup(pid, 'SIGKILL');
+            await waitExit(stopTimeoutMs);
+          }
+        }
+        // Workers/children exit after their master; wait for the whole group, then force it.
+        const deadline = Date.now() + stopTimeoutMs;
+        while (groupMembers(pid).length > 0 && Date.now() < deadline) await sleep(25);
+        if (groupMembers(pid).length > 0) {
+          killGroup(pid, 'SIGKILL');
+          const hardDeadline = Date.now() + 2000;
+          while (groupMembers(pid).length > 0 && Date.now() < hardDeadline) await sleep(25);
+        }
+      }
+      finalLog = readLogs(prefix);
+      live.delete(instance);
+      removePrefix();
+    })();
+    return stopping;
+  };
+  const instance = { pid, stop };
+  installExitHook();
+  live.add(instance);
+
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (exitInfo) {
+      await stop();
+      throw new Error(
+        `${name} exited during startup (code ${exitInfo.code}, signal ${exitInfo.signal})\n` +
+          `command: ${layout.argv.join(' ')}\n${errorLog()}`,
+      );
+    }
+    if (await probe(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(
+        `${name} did not answer on 127.0.0.1:${port} within ${readyTimeoutMs} ms\n${errorLog()}`,
+      );
+    }
+    await sleep(25);
+  }
+
+  return {
+    name,
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    pid,
+    prefix,
+    configFile: layout.configFile,
+    deployFile: layout.deployFile,
+    stop,
+    errorLog,
+    running: () => exitInfo === undefined,
+  };
+}
