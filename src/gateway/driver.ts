@@ -46,6 +46,8 @@ export async function runApp(
 class Exchange {
   private head: ResponseHead | null = null;
   private headSent = false;
+  /** end() or abort() went to the transport: nothing may follow. */
+  private ended = false;
   private readonly bodyAllowed: (code: number) => boolean;
   private abortPromise: Promise<typeof ABORTED> | null = null;
 
@@ -76,6 +78,12 @@ class Exchange {
 
   private readonly write: WriteFn = (chunk: Chunk): Promise<void> => {
     if (this.aborted) return Promise.reject(abortedError());
+    // A write kept past the end would reach a finished response (on FastCGI, maybe a reused request id).
+    if (this.ended) {
+      return Promise.reject(
+        new GatewayError('ERR_GATEWAY_WRITE_AFTER_END', 'write() called after the response was finished'),
+      );
+    }
     try {
       return this.send(toBuffer(chunk)) ?? Promise.resolve();
     } catch (error) {
@@ -90,7 +98,12 @@ class Exchange {
       if (wait) await wait;
       return;
     }
-    if (body === null || typeof body !== 'object') {
+    if (
+      body === null ||
+      typeof body !== 'object' ||
+      (typeof (body as Partial<AsyncIterable<Chunk>>)[Symbol.asyncIterator] !== 'function' &&
+        typeof (body as Partial<Iterable<Chunk>>)[Symbol.iterator] !== 'function')
+    ) {
       throw new GatewayError('ERR_GATEWAY_BAD_BODY', 'the app must return chunks or an iterable of chunks');
     }
     const iterator = (
@@ -144,6 +157,7 @@ class Exchange {
       this.headSent = true;
       this.transport.sendHead(this.head, null);
     }
+    this.ended = true;
     this.transport.end();
   }
 
@@ -153,6 +167,7 @@ class Exchange {
       return;
     }
     log.error({ err: error, code: (error as SluiceError)?.code }, 'app failed');
+    this.ended = true;
     if (this.headSent) {
       this.transport.abort(error instanceof Error ? error : new Error(String(error)));
       return;

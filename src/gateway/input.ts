@@ -16,6 +16,7 @@ export interface BodySource {
 export class RequestBody extends Readable {
   private received = 0;
   private paused = false;
+  private finished = false;
 
   constructor(
     private readonly source: BodySource,
@@ -29,7 +30,12 @@ export class RequestBody extends Readable {
 
   /** Body bytes from the front end. */
   deliver(chunk: Buffer): void {
-    if (this.destroyed || this.readableEnded) return;
+    if (this.destroyed) return;
+    // Pushing after the end of the stream would make it error; whatever follows the end is excess.
+    if (this.finished) {
+      if (chunk.length > 0) this.onExcess(chunk.length);
+      return;
+    }
     let accepted = chunk;
     if (this.expected !== null && this.received + chunk.length > this.expected) {
       const room = this.expected - this.received;
@@ -46,7 +52,10 @@ export class RequestBody extends Readable {
 
   /** The front end ended the body. */
   finish(): void {
-    if (this.destroyed || this.readableEnded) return;
+    if (this.destroyed || this.finished) return;
+    this.finished = true;
+    // _read() is not called past the end, so a source paused now would stay paused for good.
+    this.releaseSource();
     if (this.expected !== null && this.received < this.expected) {
       this.fail(
         new ProtocolError(
@@ -63,6 +72,7 @@ export class RequestBody extends Readable {
   /** The body can never complete (connection closed, request aborted). */
   fail(error: Error): void {
     if (this.destroyed || this.readableEnded) return;
+    this.releaseSource();
     // Without a listener the error would be thrown as uncaught; an app that never reads the body
     // does not care why it ended.
     if (this.listenerCount('error') === 0) this.once('error', () => undefined);
@@ -70,6 +80,10 @@ export class RequestBody extends Readable {
   }
 
   override _read(): void {
+    this.releaseSource();
+  }
+
+  private releaseSource(): void {
     if (this.paused) {
       this.paused = false;
       this.source.resume();
