@@ -59,6 +59,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       maxParamsBytes: context.limits.fcgiMaxParamsBytes,
       maxRequestsPerConnection: context.limits.fcgiMaxRequestsPerConnection,
     });
+    this.log.debug('connection opened');
     socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
     socket.on('end', () => {
       this.parser.end();
@@ -139,6 +140,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   getValues(names: string[]): void {
     // Only a front end that multiplexes asks; from now on no request may pause the shared socket.
     this.shared = true;
+    this.log.debug({ names }, 'GET_VALUES');
     const limits = this.context.limits;
     const known: Record<string, string> = {
       [FCGI_MAX_CONNS]: String(limits.maxConnections),
