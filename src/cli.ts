@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Daemon, type ListenerSpec } from './daemon';
 import { SluiceError, UsageError } from './errors';
 import { parseAddress } from './gateway/address';
+import { peerFilter } from './gateway/allow';
 import { createLogger } from './gateway/logger';
 import { resolveLimits, type Limits } from './limits';
 import { loadApp, parseAppSpec } from './load-app';
@@ -23,6 +24,7 @@ interface ServeFlags {
   maxConnections?: number;
   maxHeaderBytes?: number;
   maxBodyBytes?: number;
+  allow: string[];
 }
 
 const SERVE_EXAMPLES = `
@@ -90,6 +92,12 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
     )
     .option('--pretty', 'human-readable logs (default when stderr is a terminal)')
     .option('--no-pretty', 'JSON logs even on a terminal')
+    .option(
+      '--allow <ADDR[,ADDR...]>',
+      'TCP peers allowed to connect (addresses or CIDR ranges, repeatable; default: FCGI_WEB_SERVER_ADDRS, else any)',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('--drain-timeout <MS>', 'on stop, wait this long for requests in flight', integer(0), 10_000)
     .option('--max-connections <N>', 'concurrent connections per listener (default 10000)', integer(1))
     .option('--max-header-bytes <N>', 'largest SCGI header block (default 1048576)', integer(1))
@@ -133,6 +141,8 @@ function limitsFrom(flags: ServeFlags): Limits {
 
 async function serve(appModule: string, flags: ServeFlags): Promise<number> {
   const listeners = listenerSpecs(flags);
+  const allowSpecs = flags.allow.length > 0 ? flags.allow : [process.env.FCGI_WEB_SERVER_ADDRS ?? ''];
+  const allow = allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs);
   const log = createLogger({ level: flags.logLevel as 'info', pretty: flags.pretty });
   const app = await loadApp(parseAppSpec(appModule));
   const daemon = new Daemon({
@@ -146,6 +156,7 @@ async function serve(appModule: string, flags: ServeFlags): Promise<number> {
     },
     listeners,
     socketMode: flags.socketMode,
+    allow,
   });
   try {
     await daemon.start();

@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { formatAddress, type ListenAddress } from './gateway/address';
+import type { PeerFilter } from './gateway/allow';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from './gateway/context';
 import { listenOn, removeSocketFile } from './gateway/listen';
 import { serveHttp } from './http/connection';
@@ -21,6 +22,8 @@ export interface DaemonOptions {
   readonly listeners: readonly ListenerSpec[];
   /** Mode of Unix socket files (default 0o660). */
   readonly socketMode: number;
+  /** TCP peers allowed on the SCGI and FastCGI listeners; null allows any. */
+  readonly allow: PeerFilter | null;
 }
 
 const HANDLERS: Partial<Record<ListenerProtocol, ConnectionHandler>> = {
@@ -74,7 +77,17 @@ export class Daemon {
     // Half-open: a front end may shut down its side once the request is sent and still read the response.
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     server.maxConnections = context.limits.maxConnections;
+    const allow = this.options.allow;
     server.on('connection', (socket) => {
+      // Unix sockets have no remote address: their file mode is the gate.
+      if (allow !== null && socket.remoteAddress !== undefined && !allow.allows(socket.remoteAddress)) {
+        this.log.warn(
+          { protocol, remote: socket.remoteAddress },
+          'connection from a peer not in --allow refused',
+        );
+        socket.destroy();
+        return;
+      }
       const connection = handler(socket, context, () => this.connections.delete(connection));
       this.connections.add(connection);
     });

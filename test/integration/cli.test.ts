@@ -224,3 +224,62 @@ describe('limits', () => {
     }
   });
 });
+
+describe('--allow and FCGI_WEB_SERVER_ADDRS', () => {
+  const get = (address: string): Promise<number> =>
+    scgiRequest(address, requestVariables('GET', '/')).then(
+      (r) => r.status,
+      () => 0,
+    );
+
+  test('a TCP peer outside --allow is refused; Unix-socket peers are governed by the file mode', async () => {
+    const socket = tempSocketPath('allow.sock');
+    const daemon = await startDaemon('examples/hello.mjs', [
+      '--scgi',
+      '127.0.0.1:0',
+      '--scgi',
+      socket,
+      '--allow',
+      '10.9.9.9',
+    ]);
+    try {
+      const [tcp, unix] = daemon.addresses.scgi!;
+      expect(await get(tcp)).toBe(0);
+      expect(daemon.logLines().some((l) => l.msg === 'connection from a peer not in --allow refused')).toBe(
+        true,
+      );
+      expect(await get(unix)).toBe(200);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+
+  test('a peer inside an allowed range is served', async () => {
+    const daemon = await startDaemon('examples/hello.mjs', [
+      '--scgi',
+      '127.0.0.1:0',
+      '--allow',
+      '10.0.0.1,127.0.0.0/8',
+    ]);
+    try {
+      expect(await get(daemon.addresses.scgi![0])).toBe(200);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+
+  test('FCGI_WEB_SERVER_ADDRS applies when --allow is not given', async () => {
+    const daemon = await startDaemon('examples/hello.mjs', ['--scgi', '127.0.0.1:0'], {
+      env: { FCGI_WEB_SERVER_ADDRS: '192.0.2.1' },
+    });
+    try {
+      expect(await get(daemon.addresses.scgi![0])).toBe(0);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+
+  test('a bad --allow entry is a usage error', () => {
+    expect(sluice('serve', 'examples/hello.mjs', '--scgi', ':0', '--allow', 'somewhere').status).toBe(2);
+  });
+});
