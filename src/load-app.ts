@@ -48,6 +48,7 @@ async function loadModule(file: string): Promise<Record<string, unknown>> {
     if (ext === '.mjs') return (await importModule(pathToFileURL(file).href)) as Record<string, unknown>;
     if (ext === '.ts' || ext === '.mts' || ext === '.cts') registerTypeScript();
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       return wrapCommonJs(require(file));
     } catch (error) {
       // A .js file in a "type": "module" package is an ES module.
