@@ -24,6 +24,10 @@ interface ServeFlags {
   maxConnections?: number;
   maxHeaderBytes?: number;
   maxBodyBytes?: number;
+  maxParamsBytes?: number;
+  maxConnRequests?: number;
+  maxRequests?: number;
+  bodyMemoryBytes?: number;
   allow: string[];
 }
 
@@ -106,6 +110,22 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
       'largest request body (default: no limit; the front end enforces its own)',
       integer(0),
     )
+    .option(
+      '--max-params-bytes <N>',
+      'FastCGI: largest PARAMS stream of one request (default 1048576)',
+      integer(1),
+    )
+    .option(
+      '--max-conn-requests <N>',
+      'FastCGI: concurrent requests on one connection, announced as FCGI_MAX_REQS (default 256)',
+      integer(1),
+    )
+    .option('--max-requests <N>', 'FastCGI: requests in flight in the process (default 10000)', integer(1))
+    .option(
+      '--body-memory-bytes <N>',
+      'FastCGI: unread body bytes held in memory per multiplexed request before spilling to a temp file (default 1048576)',
+      integer(0),
+    )
     .addHelpText('after', SERVE_EXAMPLES)
     .action((appModule: string, flags: ServeFlags) => run(serve(appModule, flags)));
 
@@ -136,6 +156,10 @@ function limitsFrom(flags: ServeFlags): Limits {
   if (flags.maxConnections !== undefined) overrides.maxConnections = flags.maxConnections;
   if (flags.maxHeaderBytes !== undefined) overrides.scgiMaxHeaderBytes = flags.maxHeaderBytes;
   if (flags.maxBodyBytes !== undefined) overrides.maxBodyBytes = flags.maxBodyBytes;
+  if (flags.maxParamsBytes !== undefined) overrides.fcgiMaxParamsBytes = flags.maxParamsBytes;
+  if (flags.maxConnRequests !== undefined) overrides.fcgiMaxRequestsPerConnection = flags.maxConnRequests;
+  if (flags.maxRequests !== undefined) overrides.maxRequests = flags.maxRequests;
+  if (flags.bodyMemoryBytes !== undefined) overrides.fcgiStdinMemoryBytes = flags.bodyMemoryBytes;
   return resolveLimits(overrides);
 }
 
