@@ -44,6 +44,8 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private shared = false;
   /** Close once the requests in flight are answered (FCGI_KEEP_CONN unset, or daemon stopping). */
   private closing = false;
+  /** Our side is ended and unread input is being discarded (see endAndDrain). */
+  private draining = false;
   private drainWaiter: Promise<void> | null = null;
   private releaseDrain: (() => void) | null = null;
   private lastWriter: FastCgiRequest | null = null;
@@ -62,6 +64,8 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     this.log.debug('connection opened');
     socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
     socket.on('end', () => {
+      // Once draining, the parser no longer sees the input: its end is not a truncated record.
+      if (this.draining) return;
       this.parser.end();
       // Front ends never half-close a FastCGI connection: an end of input means they went away
       // (nginx closes instead of sending ABORT_REQUEST when its client leaves).
@@ -92,15 +96,15 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   beginRequest(requestId: number, role: number, keepConn: boolean): void {
     if (role !== FCGI_RESPONDER && role !== FCGI_AUTHORIZER && role !== FCGI_FILTER) {
       this.log.warn({ fcgiId: requestId, role }, 'unknown FastCGI role');
-      this.write([endRequestRecord(requestId, 0, FCGI_UNKNOWN_ROLE)]);
       this.parser.requestDone(requestId);
+      this.refuse(requestId, FCGI_UNKNOWN_ROLE, keepConn);
       return;
     }
     const load = this.context.load;
     if (load.active >= this.context.limits.maxRequests) {
       this.log.warn({ fcgiId: requestId, active: load.active }, 'too many requests in flight: overloaded');
-      this.write([endRequestRecord(requestId, 0, FCGI_OVERLOADED)]);
       this.parser.requestDone(requestId);
+      this.refuse(requestId, FCGI_OVERLOADED, keepConn);
       return;
     }
     load.active++;
@@ -108,9 +112,17 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     if (this.requests.size > 1) this.shared = true;
   }
 
-  overloaded(requestId: number): void {
+  overloaded(requestId: number, _role: number, keepConn: boolean): void {
     this.log.warn({ fcgiId: requestId, active: this.requests.size }, 'too many requests on one connection');
-    this.write([endRequestRecord(requestId, 0, FCGI_OVERLOADED)]);
+    this.refuse(requestId, FCGI_OVERLOADED, keepConn);
+  }
+
+  /** END_REQUEST alone; without FCGI_KEEP_CONN that was the response, so the connection closes (spec §5.1). */
+  private refuse(requestId: number, protocolStatus: number, keepConn: boolean): void {
+    this.write([endRequestRecord(requestId, 0, protocolStatus)]);
+    if (keepConn) return;
+    this.closing = true;
+    if (this.requests.size === 0) this.drainAndClose();
   }
 
   params(requestId: number, pairs: PairList): void {
@@ -165,7 +177,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     this.log.warn({ code: error.code }, error.message);
     if (error.code === 'ERR_FCGI_NOT_FASTCGI' && this.requests.size === 0 && !this.socket.destroyed) {
       this.socket.write(NOT_FASTCGI_REPLY);
-      endAndDrain(this.socket, this.context.limits);
+      this.drainAndClose();
       return;
     }
     this.socket.destroy();
@@ -217,7 +229,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     if (this.lastWriter === request) this.lastWriter = null;
     if (closeConnection) this.closing = true;
     if (this.requests.size === 0 && this.closing) {
-      endAndDrain(this.socket, this.context.limits);
+      this.drainAndClose();
       return;
     }
     // A request that paused the socket for its unread body is gone; the others need input.
@@ -235,10 +247,15 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   shutdown(): void {
     this.closing = true;
-    if (this.requests.size === 0) endAndDrain(this.socket, this.context.limits);
+    if (this.requests.size === 0) this.drainAndClose();
   }
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  private drainAndClose(): void {
+    this.draining = true;
+    endAndDrain(this.socket, this.context.limits);
   }
 }

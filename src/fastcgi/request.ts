@@ -47,7 +47,8 @@ class BodyFeed implements BodySource {
     memoryCap: number,
     onError: (error: Error) => void,
   ) {
-    this.spool = new BodySpool(memoryCap, null, onError);
+    // Spilling to the file must not fall behind the socket either: hold the connection for a disk write.
+    this.spool = new BodySpool(memoryCap, null, onError, (paused) => owner.pauseInput(paused));
   }
 
   pause(): void {

@@ -18,10 +18,19 @@ export class BodySpool implements BodySource {
   private readonly memory: Buffer[] = [];
   private memoryBytes = 0;
   private file: Promise<FileHandle> | null = null;
-  /** File bytes scheduled for writing, and read back so far. */
+  /** File bytes scheduled for writing, written, and read back so far. */
   private written = 0;
+  private flushed = 0;
   private read = 0;
-  private writes: Promise<unknown> = Promise.resolve();
+  /**
+   * Bytes waiting for the file, written in one batch per write: one write per socket chunk falls
+   * behind a fast sender, and every chunk waiting would stay in memory.
+   */
+  private unflushed: Buffer[] = [];
+  private unflushedBytes = 0;
+  private flushing: Promise<void> | null = null;
+  /** Set while `throttle(true)` holds the source back until the file catches up. */
+  private throttled = false;
   private paused = false;
   private ended = false;
   private draining = false;
@@ -32,6 +41,11 @@ export class BodySpool implements BodySource {
     /** Called when the body would spill and spilling is not allowed; the request should fail. */
     private readonly overflow: ((bytes: number) => void) | null,
     private readonly onError: (error: Error) => void,
+    /**
+     * Holds the source back (true) while more than `memoryCap` bytes wait for the file, and lets it go
+     * (false) once they are written: a stall as long as a disk write, never as long as the app.
+     */
+    private readonly throttle: ((paused: boolean) => void) | null = null,
   ) {}
 
   attach(body: RequestBody): void {
@@ -79,10 +93,13 @@ export class BodySpool implements BodySource {
     this.closed = true;
     this.memory.length = 0;
     this.memoryBytes = 0;
+    this.unflushed = [];
+    this.unflushedBytes = 0;
+    this.release();
     const file = this.file;
     this.file = null;
     if (file !== null) {
-      void this.writes
+      void (this.flushing ?? Promise.resolve())
         .then(() => file)
         .then(
           (handle) => handle.close(),
@@ -102,13 +119,43 @@ export class BodySpool implements BodySource {
 
   private spill(chunk: Buffer): void {
     this.file ??= openSpillFile();
-    const at = this.written;
     this.written += chunk.length;
-    const file = this.file;
-    this.writes = this.writes
-      .then(() => file)
-      .then((handle) => handle.write(chunk, 0, chunk.length, at))
-      .catch((error: Error) => this.fail(error));
+    this.unflushed.push(chunk);
+    this.unflushedBytes += chunk.length;
+    if (this.unflushedBytes > this.memoryCap && this.throttle !== null) {
+      // Every time, not once: another spool on the connection may have let the source go meanwhile.
+      this.throttled = true;
+      this.throttle(true);
+    }
+    this.flushing ??= this.flush(this.file);
+  }
+
+  /** Writes what waits for the file, one batch at a time, until nothing does. */
+  private async flush(file: Promise<FileHandle>): Promise<void> {
+    try {
+      const handle = await file;
+      while (this.unflushed.length > 0 && !this.closed) {
+        const batch = this.unflushed;
+        const size = this.unflushedBytes;
+        this.unflushed = [];
+        this.unflushedBytes = 0;
+        const { bytesWritten } = await handle.writev(batch, this.flushed);
+        if (bytesWritten !== size)
+          throw new Error(`short write to the body spool: ${bytesWritten} of ${size}`);
+        this.flushed += size;
+        if (this.unflushedBytes <= this.memoryCap) this.release();
+      }
+    } catch (error) {
+      this.fail(error as Error);
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private release(): void {
+    if (!this.throttled) return;
+    this.throttled = false;
+    this.throttle?.(false);
   }
 
   private drain(): void {
@@ -129,9 +176,14 @@ export class BodySpool implements BodySource {
     this.draining = true;
     try {
       while (!this.paused && !this.closed && this.spilled) {
-        await this.writes;
+        if (this.read === this.flushed) {
+          // The next bytes are still on their way to the file.
+          if (this.flushing === null) return;
+          await this.flushing;
+          continue;
+        }
         const handle = await this.file!;
-        const size = Math.min(READ_SIZE, this.written - this.read);
+        const size = Math.min(READ_SIZE, this.flushed - this.read);
         const chunk = Buffer.allocUnsafe(size);
         const { bytesRead } = await handle.read(chunk, 0, size, this.read);
         if (this.closed) return;
