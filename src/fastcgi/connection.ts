@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
-import { endAndDrain } from '../gateway/drain';
+import { DrainGate, endAndDrain } from '../gateway/drain';
 import {
   FCGI_AUTHORIZER,
   FCGI_FILTER,
@@ -10,6 +10,7 @@ import {
   FCGI_MAX_REQS,
   FCGI_MPXS_CONNS,
   FCGI_OVERLOADED,
+  FCGI_REQUEST_COMPLETE,
   FCGI_RESPONDER,
   FCGI_UNKNOWN_ROLE,
   type Role,
@@ -17,7 +18,7 @@ import {
 import type { FastCgiProtocolError } from './errors';
 import type { PairList } from './pairs';
 import { RecordParser, type RecordSink } from './parser';
-import { FastCgiRequest, type RequestOwner } from './request';
+import { FastCgiRequest, plainResponseRecords, type RequestOwner } from './request';
 import { endRequestRecord, getValuesResultRecord, unknownTypeRecord } from './writer';
 
 let nextConnectionId = 0;
@@ -46,8 +47,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private closing = false;
   /** Our side is ended and unread input is being discarded (see endAndDrain). */
   private draining = false;
-  private drainWaiter: Promise<void> | null = null;
-  private releaseDrain: (() => void) | null = null;
+  private readonly drain: DrainGate;
   private lastWriter: FastCgiRequest | null = null;
   private sliceBytes = 0;
 
@@ -72,12 +72,11 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       if (!socket.destroyed && this.requests.size > 0) socket.destroy();
       else if (!socket.destroyed) socket.end();
     });
-    socket.on('drain', () => this.wake());
+    this.drain = new DrainGate(socket);
     socket.on('error', (error: NodeJS.ErrnoException) =>
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
-      this.wake();
       for (const request of this.requests.values()) {
         request.connectionClosed();
         this.context.load.active--;
@@ -104,22 +103,35 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     if (load.active >= this.context.limits.maxRequests) {
       this.log.warn({ fcgiId: requestId, active: load.active }, 'too many requests in flight: overloaded');
       this.parser.requestDone(requestId);
-      this.refuse(requestId, FCGI_OVERLOADED, keepConn);
+      // HAProxy closes a multiplexed connection on FCGI_OVERLOADED, failing every other request on it;
+      // there the 503 alone says it.
+      this.refuse(requestId, this.shared ? FCGI_REQUEST_COMPLETE : FCGI_OVERLOADED, keepConn, 503);
       return;
     }
     load.active++;
     this.requests.set(requestId, new FastCgiRequest(requestId, role as Role, keepConn, this, this.log));
-    if (this.requests.size > 1) this.shared = true;
+    if (this.requests.size > 1) this.markShared();
   }
 
   overloaded(requestId: number, _role: number, keepConn: boolean): void {
     this.log.warn({ fcgiId: requestId, active: this.requests.size }, 'too many requests on one connection');
-    this.refuse(requestId, FCGI_OVERLOADED, keepConn);
+    this.refuse(requestId, FCGI_OVERLOADED, keepConn, 503);
   }
 
-  /** END_REQUEST alone; without FCGI_KEEP_CONN that was the response, so the connection closes (spec §5.1). */
-  private refuse(requestId: number, protocolStatus: number, keepConn: boolean): void {
-    this.write([endRequestRecord(requestId, 0, protocolStatus)]);
+  private markShared(): void {
+    if (this.shared) return;
+    this.shared = true;
+    for (const request of this.requests.values()) request.becameShared();
+  }
+
+  /**
+   * END_REQUEST with the refusal; without FCGI_KEEP_CONN that ends the exchange, so the connection
+   * closes (spec §5.1). An overloaded request also gets a 503 first: front ends ignore the protocol
+   * status (Apache would show an empty 200, nginx a 502), but pass a response on.
+   */
+  private refuse(requestId: number, protocolStatus: number, keepConn: boolean, status?: number): void {
+    const response = status === undefined ? [] : plainResponseRecords(requestId, status);
+    this.write([...response, endRequestRecord(requestId, 0, protocolStatus)]);
     if (keepConn) return;
     this.closing = true;
     if (this.requests.size === 0) this.drainAndClose();
@@ -151,7 +163,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   getValues(names: string[]): void {
     // Only a front end that multiplexes asks; from now on no request may pause the shared socket.
-    this.shared = true;
+    this.markShared();
     this.log.debug({ names }, 'GET_VALUES');
     const limits = this.context.limits;
     const known: Record<string, string> = {
@@ -196,10 +208,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       for (const record of records) flushed = socket.write(record);
       socket.uncork();
     }
-    if (!flushed) {
-      this.drainWaiter ??= new Promise((resolve) => (this.releaseDrain = resolve));
-      return this.drainWaiter;
-    }
+    if (!flushed) return this.drain.wait(false);
     if (from !== undefined && this.requests.size > 1) return this.yieldIfDue(from, records);
     return undefined;
   }
@@ -234,13 +243,6 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     }
     // A request that paused the socket for its unread body is gone; the others need input.
     this.pauseInput(false);
-  }
-
-  private wake(): void {
-    const release = this.releaseDrain;
-    this.drainWaiter = null;
-    this.releaseDrain = null;
-    release?.();
   }
 
   // --- daemon stop --------------------------------------------------------------------------------

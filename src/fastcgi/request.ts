@@ -41,6 +41,8 @@ const HELD_STDERR_CAP = 64 * 1024;
 /** Feeds a request body either by pausing the socket or, on a shared connection, through a spool. */
 class BodyFeed implements BodySource {
   readonly spool: BodySpool;
+  /** This feed paused the socket (the connection was not shared then). */
+  private pausedSocket = false;
 
   constructor(
     private readonly owner: RequestOwner,
@@ -52,14 +54,37 @@ class BodyFeed implements BodySource {
   }
 
   pause(): void {
-    if (this.owner.multiplexing) this.spool.pause();
-    else this.owner.pauseInput(true);
+    if (this.owner.multiplexing) {
+      this.spool.pause();
+      return;
+    }
+    this.pausedSocket = true;
+    this.owner.pauseInput(true);
   }
 
   resume(): void {
     this.spool.resume();
+    this.pausedSocket = false;
     this.owner.pauseInput(false);
   }
+
+  /** The connection turned out to be shared: a paused socket would stall the others, so spool instead. */
+  becameShared(): void {
+    if (!this.pausedSocket) return;
+    this.pausedSocket = false;
+    this.spool.pause();
+    this.owner.pauseInput(false);
+  }
+}
+
+/** A complete plain-text response of status `code` as STDOUT records, terminator included. */
+export function plainResponseRecords(requestId: number, code: number): Buffer[] {
+  const { head, body } = plainResponse(code);
+  return [
+    ...stdoutRecords(requestId, serializeHead(head)),
+    ...stdoutRecords(requestId, body),
+    streamEndRecord(FCGI_STDOUT, requestId),
+  ];
 }
 
 export class FastCgiRequest implements ResponseTransport {
@@ -105,6 +130,13 @@ export class FastCgiRequest implements ResponseTransport {
       // Authorizers get no body (spec §6.3): Apache sends no STDIN at all.
       expected = this.role === FCGI_AUTHORIZER ? 0 : declaredLength(vars, 'CONTENT_LENGTH');
       if (this.role === FCGI_FILTER) dataLength = declaredLength(vars, 'FCGI_DATA_LENGTH');
+      if (expected !== null && expected > context.limits.maxBodyBytes) {
+        throw new ProtocolError(
+          'ERR_BODY_TOO_LARGE',
+          `CONTENT_LENGTH ${expected} exceeds the body limit`,
+          413,
+        );
+      }
     } catch (error) {
       this.refuse(error as ProtocolError);
       return;
@@ -207,17 +239,17 @@ export class FastCgiRequest implements ResponseTransport {
   }
 
   private respondPlain(code: number, appStatus: number): void {
-    const { head, body } = plainResponse(code);
     this.headSent = true;
     this.finish(
-      [
-        ...stdoutRecords(this.id, serializeHead(head)),
-        ...stdoutRecords(this.id, body),
-        streamEndRecord(FCGI_STDOUT, this.id),
-        endRequestRecord(this.id, appStatus, FCGI_REQUEST_COMPLETE),
-      ],
+      [...plainResponseRecords(this.id, code), endRequestRecord(this.id, appStatus, FCGI_REQUEST_COMPLETE)],
       false,
     );
+  }
+
+  /** See {@link BodyFeed.becameShared}. */
+  becameShared(): void {
+    this.inputFeed?.becameShared();
+    this.dataFeed?.becameShared();
   }
 
   // --- sluice.errors -----------------------------------------------------------------------------
@@ -274,14 +306,17 @@ export class FastCgiRequest implements ResponseTransport {
   }
 
   /**
-   * The response broke after its head went out. A front end must not take it for complete: no empty
-   * STDOUT, a STDERR line and a non-zero appStatus; on a connection no other request shares, the
-   * connection closes too, which nginx and Apache report as a premature end of the response.
+   * The response broke after its head went out. A front end must not take it for complete: a STDERR
+   * line and a non-zero appStatus; on a connection no other request shares, no empty STDOUT and the
+   * connection closes, which nginx and lighttpd report as a premature end of the response. On a
+   * shared connection the terminator is still sent: HAProxy would otherwise hold the stream open
+   * until its timeout.
    */
   abort(error: Error): void {
     if (this.done) return;
     const code = (error as ProtocolError).code ?? 'ERR_APP';
-    const records = [...stderrRecords(this.id, Buffer.from(`sluice: response aborted (${code})\n`))];
+    const records = this.owner.multiplexing ? [streamEndRecord(FCGI_STDOUT, this.id)] : [];
+    records.push(...stderrRecords(this.id, Buffer.from(`sluice: response aborted (${code})\n`)));
     records.push(endRequestRecord(this.id, 1, FCGI_REQUEST_COMPLETE));
     this.finish(records, !this.owner.multiplexing);
   }

@@ -21,3 +21,31 @@ export function endAndDrain(socket: Socket, limits: Limits): void {
   socket.end();
   socket.resume();
 }
+
+/**
+ * The promise writers await while a socket's buffer is full. It settles on 'drain' and also on
+ * 'close', so a writer waiting on a dead connection is never left hanging.
+ */
+export class DrainGate {
+  private waiter: Promise<void> | null = null;
+  private release: (() => void) | null = null;
+
+  constructor(socket: Socket) {
+    socket.on('drain', () => this.open());
+    socket.on('close', () => this.open());
+  }
+
+  /** Undefined when the write was taken at once (`flushed`), else the promise to await. */
+  wait(flushed: boolean): Promise<void> | undefined {
+    if (flushed) return undefined;
+    this.waiter ??= new Promise((resolve) => (this.release = resolve));
+    return this.waiter;
+  }
+
+  private open(): void {
+    const release = this.release;
+    this.waiter = null;
+    this.release = null;
+    release?.();
+  }
+}

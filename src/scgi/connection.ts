@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
-import { endAndDrain } from '../gateway/drain';
+import { DrainGate, endAndDrain } from '../gateway/drain';
 import { runApp } from '../gateway/driver';
 import { buildCgiVariables, createEnviron } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
@@ -28,8 +28,7 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
   /** The app is running; stop must wait for it. */
   private busy = false;
   private responded = false;
-  private drainWaiter: Promise<void> | null = null;
-  private releaseDrain: (() => void) | null = null;
+  private readonly drain: DrainGate;
 
   constructor(
     private readonly socket: Socket,
@@ -51,12 +50,11 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
         socket.destroy();
       }
     });
-    socket.on('drain', () => this.wake());
+    this.drain = new DrainGate(socket);
     socket.on('error', (error: NodeJS.ErrnoException) =>
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
-      this.wake();
       if (!this.responded) this.controller.abort();
       this.input?.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
       onClose();
@@ -149,17 +147,17 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
 
   sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined {
     if (this.socket.destroyed) return undefined;
-    if (first === null) return this.waitFor(this.socket.write(serializeHead(head)));
+    if (first === null) return this.drain.wait(this.socket.write(serializeHead(head)));
     this.socket.cork();
     this.socket.write(serializeHead(head));
     const flushed = this.socket.write(first);
     this.socket.uncork();
-    return this.waitFor(flushed);
+    return this.drain.wait(flushed);
   }
 
   sendBody(chunk: Buffer): Promise<void> | undefined {
     if (this.socket.destroyed) return undefined;
-    return this.waitFor(this.socket.write(chunk));
+    return this.drain.wait(this.socket.write(chunk));
   }
 
   end(): void {
@@ -173,19 +171,6 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
     this.log.warn({ err: error }, 'response aborted after its head was sent');
     this.responded = true;
     this.socket.destroy();
-  }
-
-  private waitFor(flushed: boolean): Promise<void> | undefined {
-    if (flushed) return undefined;
-    this.drainWaiter ??= new Promise((resolve) => (this.releaseDrain = resolve));
-    return this.drainWaiter;
-  }
-
-  private wake(): void {
-    const release = this.releaseDrain;
-    this.drainWaiter = null;
-    this.releaseDrain = null;
-    release?.();
   }
 
   // --- daemon stop -------------------------------------------------------------------------------

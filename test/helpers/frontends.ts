@@ -16,6 +16,11 @@ export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lig
 export interface Upstream {
   scgi?: string;
   fastcgi?: string;
+  /**
+   * Apache only: the FastCGI authorizer mod_authnz_fcgi asks ('127.0.0.1:PORT'; it speaks TCP only),
+   * replacing the canonical fcgi://127.0.0.1:9001/ of deploy files that define one.
+   */
+  authorizer?: string;
 }
 
 export interface FrontEnd {
@@ -62,6 +67,8 @@ const CANONICAL = {
   scgi: { socket: '/run/sluice/scgi.sock', tcp: '127.0.0.1:4000' },
   fastcgi: { socket: '/run/sluice/fastcgi.sock', tcp: '127.0.0.1:9000' },
 } as const;
+/** Canonical address of a FastCGI authorizer (Apache AuthnzFcgiDefineProvider), see Upstream.authorizer. */
+const CANONICAL_AUTHORIZER = 'fcgi://127.0.0.1:9001/';
 
 type Protocol = keyof typeof CANONICAL;
 
@@ -313,7 +320,8 @@ interface Rewrite {
 
 function protocolOf(deployFile: string): Protocol {
   const base = path.basename(deployFile);
-  if (base.includes('fastcgi') || base.includes('fcgi')) return 'fastcgi';
+  // Authorizers exist in FastCGI only (Apache's mod_authnz_fcgi).
+  if (base.includes('fastcgi') || base.includes('fcgi') || base.includes('authorizer')) return 'fastcgi';
   if (base.includes('scgi')) return 'scgi';
   throw new Error(`cannot tell SCGI from FastCGI by the name of ${deployFile}`);
 }
@@ -325,6 +333,7 @@ export function deployRewrites(
   upstream: string,
   port: number,
   prefix: string,
+  authorizer?: string,
 ): Array<{ find: string; replace: string; required: boolean }> {
   const up = parseUpstream(upstream);
   const canonical = CANONICAL[protocol];
@@ -354,6 +363,16 @@ export function deployRewrites(
           required: true,
         },
       );
+      if (authorizer !== undefined) {
+        const auth = parseUpstream(authorizer);
+        if (auth.kind !== 'tcp')
+          throw new Error(`mod_authnz_fcgi reaches authorizers over TCP only: ${authorizer}`);
+        rewrites.push({
+          find: CANONICAL_AUTHORIZER,
+          replace: `fcgi://${auth.host}:${auth.port}/`,
+          required: true,
+        });
+      }
       break;
     }
     case 'lighttpd':
@@ -387,9 +406,10 @@ function renderDeploy(
   upstreamSpec: string,
   port: number,
   prefix: string,
+  authorizer?: string,
 ): string {
   const protocol = protocolOf(deployFile);
-  const rewrites = deployRewrites(name, protocol, upstreamSpec, port, prefix);
+  const rewrites = deployRewrites(name, protocol, upstreamSpec, port, prefix, authorizer);
   const used = new Set<string>();
   // Rewrite active lines only: comments keep the canonical values users read, and a token that
   // survives only in a comment must not count as present.
@@ -406,6 +426,13 @@ function renderDeploy(
       throw new Error(
         `${deployFile}:${index + 1}: "/run/sluice/" survived the harness rewrite on an active line: ` +
           `${out.trim()}; use the canonical values (see the file's header) or extend test/helpers/frontends.ts`,
+      );
+    }
+    // Likewise the canonical authorizer: the test would ask whatever listens on port 9001.
+    if (out.includes(CANONICAL_AUTHORIZER)) {
+      throw new Error(
+        `${deployFile}:${index + 1}: ${CANONICAL_AUTHORIZER} survived the harness rewrite on an active ` +
+          `line: ${out.trim()}; pass upstream.authorizer ('127.0.0.1:PORT') to startFrontEnd`,
       );
     }
     return out;
@@ -472,6 +499,7 @@ function prepare(
   binary: string,
   deployFile: string,
   upstreamSpec: string,
+  authorizer: string | undefined,
   port: number,
   prefix: string,
   options: StartOptions,
@@ -486,7 +514,7 @@ function prepare(
 
   const deploySource = path.resolve(REPO_ROOT, deployFile);
   const deployText = fs.readFileSync(deploySource, 'utf8');
-  const rendered = renderDeploy(name, deployFile, deployText, upstreamSpec, port, prefix);
+  const rendered = renderDeploy(name, deployFile, deployText, upstreamSpec, port, prefix, authorizer);
   const renderedDeploy = path.join(prefix, path.basename(deployFile));
   fs.writeFileSync(renderedDeploy, rendered);
 
@@ -603,11 +631,14 @@ export async function startFrontEnd(
   const protocol = protocolOf(deployFile);
   const upstreamSpec = upstream[protocol];
   if (!upstreamSpec) throw new Error(`${deployFile} needs upstream.${protocol}`);
+  if (upstream.authorizer !== undefined && name !== 'apache') {
+    throw new Error('upstream.authorizer is for Apache (mod_authnz_fcgi) deploy files only');
+  }
 
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(name, binary, deployFile, upstreamSpec, options);
+      return await startOnce(name, binary, deployFile, upstreamSpec, upstream.authorizer, options);
     } catch (err) {
       lastError = err as Error;
       // Another process took the port between freePort() and bind(): try a new one.
@@ -622,6 +653,7 @@ async function startOnce(
   binary: string,
   deployFile: string,
   upstreamSpec: string,
+  authorizer: string | undefined,
   options: StartOptions,
 ): Promise<FrontEnd> {
   const port = await freePort();
@@ -633,7 +665,7 @@ async function startOnce(
 
   let layout: Layout;
   try {
-    layout = prepare(name, binary, deployFile, upstreamSpec, port, prefix, options);
+    layout = prepare(name, binary, deployFile, upstreamSpec, authorizer, port, prefix, options);
   } catch (err) {
     removePrefix();
     throw err;
