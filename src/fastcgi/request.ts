@@ -77,12 +77,22 @@ class BodyFeed implements BodySource {
   }
 }
 
+/**
+ * Body bytes copied into the head's STDOUT record. mod_authnz_fcgi keeps only the body bytes that
+ * arrive in the same record as the end of the head, so a short body (an authorizer's 401 text)
+ * travels with it; a long one goes in records of its own rather than being copied.
+ */
+const SAME_RECORD_BODY = 16 * 1024;
+
+function headWithBody(head: Buffer, first: Buffer | null): Buffer {
+  return first === null || first.length > SAME_RECORD_BODY ? head : Buffer.concat([head, first]);
+}
+
 /** A complete plain-text response of status `code` as STDOUT records, terminator included. */
 export function plainResponseRecords(requestId: number, code: number): Buffer[] {
   const { head, body } = plainResponse(code);
   return [
-    ...stdoutRecords(requestId, serializeHead(head)),
-    ...stdoutRecords(requestId, body),
+    ...stdoutRecords(requestId, headWithBody(serializeHead(head), body)),
     streamEndRecord(FCGI_STDOUT, requestId),
   ];
 }
@@ -285,8 +295,8 @@ export class FastCgiRequest implements ResponseTransport {
   sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined {
     if (this.done) return undefined;
     this.headSent = true;
-    const records = stdoutRecords(this.id, serializeHead(head));
-    if (first !== null) records.push(...stdoutRecords(this.id, first));
+    const records = stdoutRecords(this.id, headWithBody(serializeHead(head), first));
+    if (first !== null && first.length > SAME_RECORD_BODY) records.push(...stdoutRecords(this.id, first));
     this.takeHeldStderr(records);
     return this.owner.write(records, this);
   }

@@ -60,7 +60,7 @@ function derivePaths(vars: CgiVariables, mount: string): void {
     vars.PATH_INFO = '';
     return;
   }
-  const path = percentDecode(uriPath(uri));
+  const path = normalizePath(percentDecode(uriPath(uri)));
   if (
     mount !== '' &&
     path.startsWith(mount) &&
@@ -72,6 +72,26 @@ function derivePaths(vars: CgiVariables, mount: string): void {
     vars.SCRIPT_NAME = '';
     vars.PATH_INFO = path;
   }
+}
+
+/**
+ * Merges repeated slashes and resolves `.` and `..` segments (never above the root), as nginx and
+ * Apache do before they map a request: otherwise an app checking a prefix of PATH_INFO would see
+ * `/public/../admin` where the front end served `/admin`.
+ */
+export function normalizePath(path: string): string {
+  if (!path.includes('//') && !path.includes('/.')) return path;
+  const out: string[] = [];
+  const segments = path.split('/');
+  for (let i = 1; i < segments.length; i++) {
+    const segment = segments[i];
+    if (segment === '..') out.pop();
+    else if (segment !== '.' && (segment !== '' || i === segments.length - 1)) out.push(segment);
+  }
+  const last = segments[segments.length - 1];
+  // A path ending in /. or /.. names a directory: keep its trailing slash.
+  if ((last === '.' || last === '..') && out[out.length - 1] !== '') out.push('');
+  return '/' + out.join('/');
 }
 
 /** The path part of a request target: origin form, or absolute form with scheme and authority dropped. */

@@ -6,6 +6,7 @@ import {
   createEnviron,
   declaredLength,
   isHttps,
+  normalizePath,
   percentDecode,
   type CgiVariables,
   type RequestContext,
@@ -466,5 +467,31 @@ describe('createEnviron', () => {
     const environ = createEnviron(vars, context());
     expect(environ).toBe(vars);
     expect(environ).toMatchObject(snapshot);
+  });
+});
+
+describe('normalizePath', () => {
+  test.each([
+    ['/a/b', '/a/b'],
+    ['/a//b', '/a/b'],
+    ['/a/./b', '/a/b'],
+    ['/a/../b', '/b'],
+    ['/../../x', '/x'],
+    ['/a/b/', '/a/b/'],
+    ['/a/b/..', '/a/'],
+    ['/a/.', '/a/'],
+    ['//', '/'],
+    ['/a/b/../../..', '/'],
+    ['/a/.hidden', '/a/.hidden'],
+    ['/a/..b', '/a/..b'],
+  ])('%s → %s', (input, output) => {
+    expect(normalizePath(input)).toBe(output);
+  });
+
+  test('a derived PATH_INFO is normalized after percent-decoding, so encoded dots cannot climb', () => {
+    const vars = buildCgiVariables(['REQUEST_METHOD', 'GET', 'REQUEST_URI', '/public/%2e%2e//admin/x?q'], {
+      mount: '',
+    });
+    expect(vars.PATH_INFO).toBe('/admin/x');
   });
 });
