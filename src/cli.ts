@@ -188,8 +188,8 @@ async function serve(appModule: string, flags: ServeFlags): Promise<number> {
     await daemon.stop(0);
     throw error;
   }
-  log.info({ version: VERSION, node: process.version }, 'ready');
-  return new Promise<number>((resolve) => {
+  // Handlers go in before 'ready' is announced: whoever waits for that line may signal at once.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -207,6 +207,8 @@ async function serve(appModule: string, flags: ServeFlags): Promise<number> {
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  log.info({ version: VERSION, node: process.version }, 'ready');
+  return stopped;
 }
 
 /** Runs the CLI and resolves with the process exit code. */
