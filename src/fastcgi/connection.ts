@@ -49,6 +49,11 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private draining = false;
   private readonly drain: DrainGate;
   private lastWriter: FastCgiRequest | null = null;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   private sliceBytes = 0;
 
   constructor(
@@ -200,14 +205,16 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   write(records: Buffer[], from?: FastCgiRequest): Promise<void> | undefined {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return undefined;
-    let flushed = true;
-    if (records.length === 1) {
-      flushed = socket.write(records[0]);
-    } else {
+    // Records written in one turn of the event loop leave in one writev: a short response is its
+    // head and body in one turn and its END_REQUEST in the next microtasks, and the front end then
+    // reads it all at once.
+    if (!this.corked) {
+      this.corked = true;
       socket.cork();
-      for (const record of records) flushed = socket.write(record);
-      socket.uncork();
+      setImmediate(this.uncork);
     }
+    let flushed = true;
+    for (const record of records) flushed = socket.write(record);
     if (!flushed) return this.drain.wait(false);
     if (from !== undefined && this.requests.size > 1) return this.yieldIfDue(from, records);
     return undefined;

@@ -8,7 +8,7 @@ import { buildCgiVariables, createEnviron, declaredLength, type VariableList } f
 import { errorsStream } from '../gateway/errors-stream';
 import { RequestBody, type BodySource } from '../gateway/input';
 import { plainResponse } from '../gateway/plain-response';
-import { serializeHead, type ResponseHead } from '../gateway/response-head';
+import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
 import {
   FCGI_AUTHORIZER,
@@ -292,7 +292,8 @@ export class FastCgiRequest implements ResponseTransport {
 
   // --- ResponseTransport -------------------------------------------------------------------------
 
-  sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined {
+  sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
+    const head = bodyLength === undefined ? response : withContentLength(response, bodyLength);
     if (this.done) return undefined;
     this.headSent = true;
     const records = stdoutRecords(this.id, headWithBody(serializeHead(head), first));

@@ -46,6 +46,8 @@ export async function runApp(
 class Exchange {
   private head: ResponseHead | null = null;
   private headSent = false;
+  /** The whole body's length, when it was known before the head went out. */
+  private bodyLength: number | undefined = undefined;
   /** end() or abort() went to the transport: nothing may follow. */
   private ended = false;
   private readonly bodyAllowed: (code: number) => boolean;
@@ -93,11 +95,8 @@ class Exchange {
 
   /** Iterates the body, sending each non-empty chunk and waiting whenever the socket asks to. */
   async pump(body: Body): Promise<void> {
-    if (typeof body === 'string' || body instanceof Uint8Array) {
-      const wait = this.send(toBuffer(body));
-      if (wait) await wait;
-      return;
-    }
+    if (typeof body === 'string' || body instanceof Uint8Array) return this.pumpWhole([body]);
+    if (Array.isArray(body)) return this.pumpWhole(body as Chunk[]);
     if (
       body === null ||
       typeof body !== 'object' ||
@@ -136,6 +135,19 @@ class Exchange {
     }
   }
 
+  /** A body known in full before anything is sent: its length goes in the head. */
+  private async pumpWhole(chunks: readonly Chunk[]): Promise<void> {
+    const buffers = chunks.map(toBuffer);
+    let length = 0;
+    for (const buffer of buffers) length += buffer.length;
+    this.bodyLength = length;
+    for (const buffer of buffers) {
+      const wait = this.send(buffer);
+      if (wait) await wait;
+      if (this.aborted) return;
+    }
+  }
+
   /** Sends a chunk, with the head first if it has not gone out yet. */
   private send(chunk: Buffer): Promise<void> | undefined {
     if (this.head === null) {
@@ -144,7 +156,11 @@ class Exchange {
     if (chunk.length === 0) return undefined;
     if (!this.headSent) {
       this.headSent = true;
-      return this.transport.sendHead(this.head, this.bodyAllowed(this.head.code) ? chunk : null);
+      return this.transport.sendHead(
+        this.head,
+        this.bodyAllowed(this.head.code) ? chunk : null,
+        this.bodyLength,
+      );
     }
     return this.bodyAllowed(this.head.code) ? this.transport.sendBody(chunk) : undefined;
   }
@@ -155,7 +171,7 @@ class Exchange {
     }
     if (!this.headSent) {
       this.headSent = true;
-      this.transport.sendHead(this.head, null);
+      this.transport.sendHead(this.head, null, this.bodyLength);
     }
     this.ended = true;
     this.transport.end();

@@ -50,6 +50,11 @@ export class RequestBody extends Readable {
     }
   }
 
+  /** The body has ended, completely or not: nothing more will be delivered. */
+  get settled(): boolean {
+    return this.finished || this.destroyed;
+  }
+
   /** The front end ended the body. */
   finish(): void {
     if (this.destroyed || this.finished) return;

@@ -58,3 +58,16 @@ export function serializeHead(head: ResponseHead): Buffer {
 export function bodyAllowed(method: string, code: number): boolean {
   return method !== 'HEAD' && code >= 200 && code !== 204 && code !== 304;
 }
+
+/**
+ * The head with a Content-Length for a body whose every byte is known before the head goes out (an
+ * array of chunks), as PEP 3333 lets a server add: the front end then frames the response itself
+ * instead of chunking it, and a keep-alive client gets a plain length.
+ */
+export function withContentLength(head: ResponseHead, length: number): ResponseHead {
+  if (head.code < 200 || head.code === 204 || head.code === 304) return head;
+  for (const [name] of head.headers) {
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return head;
+  }
+  return { ...head, headers: [...head.headers, ['Content-Length', String(length)]] };
+}

@@ -9,8 +9,12 @@ import type { ResponseHead } from './response-head';
 export interface ResponseTransport {
   /** Fires when the front end goes away or aborts the request. */
   readonly signal: AbortSignal;
-  /** Sends the validated head, with the first body chunk when there is one (one socket write). */
-  sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined;
+  /**
+   * Sends the validated head, with the first body chunk when there is one (one socket write).
+   * `bodyLength` is the whole body's length when the app returned it all at once; the transport
+   * then adds a Content-Length the app did not set (see withContentLength).
+   */
+  sendHead(head: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined;
   /** Sends a body chunk (never empty). */
   sendBody(chunk: Buffer): Promise<void> | undefined;
   /** The response is complete. */

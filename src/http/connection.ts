@@ -7,7 +7,7 @@ import { runApp } from '../gateway/driver';
 import { buildCgiVariables, createEnviron } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { plainResponse } from '../gateway/plain-response';
-import type { ResponseHead } from '../gateway/response-head';
+import { withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
 import { VERSION } from '../version';
 
@@ -87,7 +87,8 @@ class HttpTransport implements ResponseTransport {
     return this.controller.signal;
   }
 
-  sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined {
+  sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
+    const head = bodyLength === undefined ? response : withContentLength(response, bodyLength);
     this.res.writeHead(head.code, head.status.slice(4), flatHeaders(head));
     return first === null ? undefined : this.sendBody(first);
   }

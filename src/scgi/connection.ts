@@ -9,7 +9,7 @@ import { buildCgiVariables, createEnviron } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { RequestBody, type BodySource } from '../gateway/input';
 import { plainResponse } from '../gateway/plain-response';
-import { serializeHead, type ResponseHead } from '../gateway/response-head';
+import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
 import type { ScgiProtocolError } from './errors';
 import { ScgiParser, type HeaderPairs, type ScgiSink } from './parser';
@@ -56,7 +56,10 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
     );
     socket.on('close', () => {
       if (!this.responded) this.controller.abort();
-      this.input?.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+      // Checked first: the error's stack trace costs more than the rest of a short request.
+      if (this.input !== null && !this.input.settled) {
+        this.input.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+      }
       onClose();
     });
   }
@@ -145,7 +148,8 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
     return this.controller.signal;
   }
 
-  sendHead(head: ResponseHead, first: Buffer | null): Promise<void> | undefined {
+  sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
+    const head = bodyLength === undefined ? response : withContentLength(response, bodyLength);
     if (this.socket.destroyed) return undefined;
     if (first === null) return this.drain.wait(this.socket.write(serializeHead(head)));
     this.socket.cork();

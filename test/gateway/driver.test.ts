@@ -616,10 +616,28 @@ describe('errors', () => {
     },
     {
       name: 'bad chunk after the head aborts the transport',
-      app: ok(() => ['partial', null as unknown as Chunk]),
+      app: ok(function* () {
+        yield 'partial';
+        yield null as unknown as Chunk;
+      }),
       calls: [
         head('partial'),
         { type: 'abort', error: expect.objectContaining({ code: 'ERR_GATEWAY_BAD_CHUNK' }) },
+      ],
+      code: 'ERR_GATEWAY_BAD_CHUNK',
+    },
+    {
+      // An array is checked whole before anything is sent, so its bad chunk is still a clean 500.
+      name: 'bad chunk in an array body is a 500 before the head',
+      app: ok(() => ['partial', null as unknown as Chunk]),
+      calls: [
+        {
+          type: 'head',
+          status: '500 Internal Server Error',
+          headers: expect.anything(),
+          first: 'Internal Server Error\n',
+        },
+        { type: 'end' },
       ],
       code: 'ERR_GATEWAY_BAD_CHUNK',
     },

@@ -104,6 +104,17 @@ test('the head is CGI-style with an explicit Status line and repeated headers', 
   ]);
 });
 
+test('a body returned whole gets a Content-Length; one the app set is not repeated', async () => {
+  const whole = await scgiRequest(unix, requestVariables('GET', '/headers'));
+  expect(whole.headers.filter(([n]) => n.toLowerCase() === 'content-length')).toEqual([
+    ['Content-Length', '8'],
+  ]);
+  const streamed = await scgiRequest(unix, requestVariables('GET', '/stream?bytes=1000'));
+  expect(streamed.headers.filter(([n]) => n.toLowerCase() === 'content-length')).toEqual([
+    ['Content-Length', '1000'],
+  ]);
+});
+
 test('an app that writes no body still sends a complete head', async () => {
   const response = await scgiRequest(unix, requestVariables('GET', '/empty'));
   expect(response.raw.toString('latin1')).toBe('Status: 204 No Content\r\n\r\n');
