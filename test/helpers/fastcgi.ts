@@ -20,7 +20,7 @@ import {
   stdinRecords,
   streamEndRecord,
 } from '../../src/fastcgi/writer';
-import { connectOptions, parseCgiResponse, type CgiResponse } from './scgi';
+import { connectOptions, parseCgiResponse, requestVariables, type CgiResponse } from './scgi';
 
 /** One record header as it came off the wire, in arrival order. */
 export interface ReceivedRecord {
@@ -71,23 +71,7 @@ export interface RequestSpec {
 }
 
 /** Standard variables of a request to `uri`, as nginx's fastcgi_params would send them. */
-export function fcgiParams(
-  method: string,
-  uri: string,
-  extra: ReadonlyArray<readonly [string, string]> = [],
-): Array<readonly [string, string]> {
-  const query = uri.indexOf('?');
-  return [
-    ['REQUEST_METHOD', method],
-    ['REQUEST_URI', uri],
-    ['QUERY_STRING', query === -1 ? '' : uri.slice(query + 1)],
-    ['SERVER_PROTOCOL', 'HTTP/1.1'],
-    ['SERVER_NAME', 'localhost'],
-    ['SERVER_PORT', '80'],
-    ['REMOTE_ADDR', '127.0.0.1'],
-    ...extra,
-  ];
-}
+export const fcgiParams = requestVariables;
 
 /** The records of one whole request, BEGIN_REQUEST to the end of STDIN (and DATA). */
 export function requestRecords(id: number, spec: RequestSpec): Buffer[] {

@@ -44,7 +44,7 @@ export function connectOptions(address: string): Connect {
 export function requestVariables(
   method: string,
   uri: string,
-  extra: Array<[string, string]> = [],
+  extra: ReadonlyArray<readonly [string, string]> = [],
 ): Array<[string, string]> {
   const query = uri.indexOf('?');
   return [
@@ -55,7 +55,7 @@ export function requestVariables(
     ['SERVER_NAME', 'localhost'],
     ['SERVER_PORT', '80'],
     ['REMOTE_ADDR', '127.0.0.1'],
-    ...extra,
+    ...extra.map(([name, value]): [string, string] => [name, value]),
   ];
 }
 

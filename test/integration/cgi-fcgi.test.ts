@@ -1,25 +1,15 @@
 // The daemon driven by the real FastCGI client of libfcgi, `cgi-fcgi -bind -connect ADDR`: a CGI
 // environment sent as PARAMS through an 8 KiB writer (pairs straddle records), stdin as STDIN.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { findBinary, requireBinary } from '../helpers/frontends';
 import { parseCgiResponse, type CgiResponse } from '../helpers/scgi';
+import { pattern, sha256 } from '../helpers/bytes';
 
 const MiB = 1024 * 1024;
 // Under CI=true a missing cgi-fcgi throws here, so the file fails instead of skipping.
 const available = requireBinary('cgi-fcgi');
 const maybe = available ? test : test.skip;
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function pattern(size: number): Buffer {
-  const bytes = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) bytes[i] = i % 251;
-  return bytes;
-}
 
 interface CgiFcgiResult {
   code: number | null;

@@ -1,6 +1,5 @@
 // The daemon over raw FastCGI sockets (Unix and TCP): records, ids, keep-alive, multiplexing, roles,
 // management records, aborts, bad input and graceful stop, checked record by record.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import {
   FCGI_ABORT_REQUEST,
@@ -37,19 +36,10 @@ import {
   type RequestReply,
 } from '../helpers/fastcgi';
 import { exchange } from '../helpers/scgi';
+import { pattern, sha256 } from '../helpers/bytes';
 
 const APP = 'test/fixtures/apps/probe.mjs';
 const MiB = 1024 * 1024;
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function pattern(size: number): Buffer {
-  const bytes = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) bytes[i] = i % 251;
-  return bytes;
-}
 
 /** The environ the probe's /env route reported; FCGI_ROLE is checked in every one. */
 function environOf(reply: RequestReply, role = 'RESPONDER'): Record<string, string> {

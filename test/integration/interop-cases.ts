@@ -1,16 +1,10 @@
 // The cases every front end must pass, whichever protocol it speaks to the daemon.
-import { createHash } from 'node:crypto';
 import type { Daemon } from '../helpers/daemon';
 import type { FrontEnd } from '../helpers/frontends';
 import { patternStream, request, requestAndAbort, requestStream } from '../helpers/http';
+import { pattern, sha256 } from '../helpers/bytes';
 
 const MiB = 1024 * 1024;
-
-export function pattern(size: number): Buffer {
-  const bytes = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) bytes[i] = i % 251;
-  return bytes;
-}
 
 export async function waitForLog(
   daemon: Daemon,
@@ -83,7 +77,7 @@ export function interopCases(target: InteropTarget): void {
       expect(response.status).toBe(200);
       expect(JSON.parse(response.body.toString())).toMatchObject({
         bytes: body.length,
-        sha256: createHash('sha256').update(body).digest('hex'),
+        sha256: sha256(body),
       });
     }));
 
@@ -97,7 +91,7 @@ export function interopCases(target: InteropTarget): void {
       });
       expect(response.status).toBe(200);
       expect(response.bytes).toBe(size);
-      expect(response.sha256).toBe(createHash('sha256').update(pattern(size)).digest('hex'));
+      expect(response.sha256).toBe(sha256(pattern(size)));
     }));
 
   test('a 404 from the app reaches the client', () =>

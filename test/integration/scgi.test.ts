@@ -1,21 +1,11 @@
 // The daemon over raw SCGI sockets (Unix and TCP): requests, streaming, errors, bad input, aborts.
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { serializeScgiHeaders } from '../../src/scgi/serializer';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { connectOptions, exchange, parseCgiResponse, requestVariables, scgiRequest } from '../helpers/scgi';
+import { pattern, sha256 } from '../helpers/bytes';
 
 const APP = 'test/fixtures/apps/probe.mjs';
-
-function sha256(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-function pattern(size: number): Buffer {
-  const bytes = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) bytes[i] = i % 251;
-  return bytes;
-}
 
 async function waitForLog(
   daemon: Daemon,
