@@ -1,6 +1,6 @@
 // The cases every front end must pass, whichever protocol it speaks to the daemon.
-import type { Daemon } from '../helpers/daemon';
-import type { FrontEnd } from '../helpers/frontends';
+import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
+import { requireBinary, startFrontEnd, type FrontEnd, type FrontEndName } from '../helpers/frontends';
 import { patternStream, request, requestAndAbort, requestStream } from '../helpers/http';
 import { pattern, sha256 } from '../helpers/bytes';
 
@@ -21,7 +21,7 @@ export async function waitForLog(
   }
 }
 
-export interface InteropTarget {
+interface CaseTarget {
   frontEnd(): FrontEnd;
   daemon(): Daemon;
   /** Path prefix the front end maps to the app (default none). */
@@ -34,7 +34,7 @@ export interface InteropTarget {
 }
 
 /** Registers the standard interop cases for one front end in the current describe block. */
-export function interopCases(target: InteropTarget): void {
+function interopCases(target: CaseTarget): void {
   const port = (): number => target.frontEnd().port;
   const at = (path: string): string => (target.prefix ?? '') + path;
   const withLogs = async (run: () => Promise<void>): Promise<void> => {
@@ -164,4 +164,72 @@ export function interopCases(target: InteropTarget): void {
       expect(response.status).toBe(200);
       expect(JSON.parse(response.body.toString())).toMatchObject({ bytes: 3 * MiB, sha256: body.digest() });
     }));
+}
+
+/** One front end running one shipped config, pointed at the daemon's Unix or TCP listener. */
+export interface InteropTarget {
+  label: string;
+  name: FrontEndName;
+  file: string;
+  via: 'unix' | 'tcp';
+  chunkedUploads?: 'passed' | 'refused';
+}
+
+export interface InteropSuite {
+  daemon(): Daemon;
+  frontEnd(label: string): FrontEnd;
+  /** The targets whose front end is installed (all of them under CI=true, or the file fails). */
+  available: InteropTarget[];
+}
+
+/**
+ * Starts one daemon (probe app, a Unix and a TCP listener of `protocol`) and every available front
+ * end for the file, stops them afterwards, and registers the standard cases for each front end.
+ */
+export function interopSuite(
+  protocol: 'scgi' | 'fastcgi',
+  targets: InteropTarget[],
+  daemonArgs: string[] = [],
+): InteropSuite {
+  const available = targets.filter((t) => requireBinary(t.name));
+  let daemon: Daemon;
+  const frontEnds = new Map<string, FrontEnd>();
+
+  beforeAll(async () => {
+    daemon = await startDaemon('test/fixtures/apps/probe.mjs', [
+      `--${protocol}`,
+      'unix:' + tempSocketPath(`${protocol}.sock`),
+      `--${protocol}`,
+      '127.0.0.1:0',
+      '--socket-mode',
+      '0666',
+      ...daemonArgs,
+    ]);
+    const [unix, tcp] = daemon.addresses[protocol]!;
+    const results = await Promise.allSettled(
+      available.map(async (t) => {
+        frontEnds.set(
+          t.label,
+          await startFrontEnd(t.name, t.file, { [protocol]: t.via === 'unix' ? unix : tcp }),
+        );
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([...frontEnds.values()].map((f) => f.stop()));
+    if (daemon) expect(await daemon.stop()).toBe(0);
+  });
+
+  const suite: InteropSuite = { daemon: () => daemon, frontEnd: (label) => frontEnds.get(label)!, available };
+  describe.each(available.map((t) => [t.label, t]))('%s', (label, target) => {
+    interopCases({
+      frontEnd: () => suite.frontEnd(label as string),
+      daemon: suite.daemon,
+      chunkedUploads: (target as InteropTarget).chunkedUploads,
+    });
+  });
+  return suite;
 }

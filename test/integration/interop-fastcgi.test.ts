@@ -1,19 +1,10 @@
 // FastCGI through real front ends started from the shipped configs: nginx (with and without keepalive),
 // Apache mod_proxy_fcgi (with and without enablereuse), lighttpd mod_fastcgi and HAProxy fcgi-app.
 import http from 'node:http';
-import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
-import { requireBinary, startFrontEnd, type FrontEnd, type FrontEndName } from '../helpers/frontends';
 import { patternStream, request, requestAndAbort } from '../helpers/http';
-import { interopCases, waitForLog } from './interop-cases';
+import { interopSuite, waitForLog, type InteropTarget } from './interop-cases';
 
-interface Target {
-  label: string;
-  name: FrontEndName;
-  file: string;
-  via: 'unix' | 'tcp';
-}
-
-const TARGETS: Target[] = [
+const TARGETS: InteropTarget[] = [
   { label: 'nginx keepalive', name: 'nginx', file: 'deploy/nginx/sluice-fastcgi.conf', via: 'unix' },
   {
     label: 'nginx one connection per request',
@@ -29,50 +20,21 @@ const TARGETS: Target[] = [
     via: 'tcp',
   },
   { label: 'lighttpd', name: 'lighttpd', file: 'deploy/lighttpd/sluice-fastcgi.conf', via: 'unix' },
-  { label: 'haproxy', name: 'haproxy', file: 'deploy/haproxy/sluice-fastcgi.cfg', via: 'tcp' },
+  {
+    label: 'haproxy',
+    name: 'haproxy',
+    file: 'deploy/haproxy/sluice-fastcgi.cfg',
+    via: 'tcp',
+    chunkedUploads: 'refused',
+  },
 ];
-const available = TARGETS.filter((t) => requireBinary(t.name));
-
-let daemon: Daemon;
-const frontEnds = new Map<string, FrontEnd>();
-const frontEnd = (label: string): FrontEnd => frontEnds.get(label)!;
-
-beforeAll(async () => {
-  daemon = await startDaemon('test/fixtures/apps/probe.mjs', [
-    '--fastcgi',
-    'unix:' + tempSocketPath('fcgi.sock'),
-    '--fastcgi',
-    '127.0.0.1:0',
-    '--socket-mode',
-    '0666',
-    '--log-level',
-    'debug',
-  ]);
-  const [unix, tcp] = daemon.addresses.fastcgi!;
-  const results = await Promise.allSettled(
-    available.map(async (t) => {
-      frontEnds.set(t.label, await startFrontEnd(t.name, t.file, { fastcgi: t.via === 'unix' ? unix : tcp }));
-    }),
-  );
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([...frontEnds.values()].map((f) => f.stop()));
-  if (daemon) expect(await daemon.stop()).toBe(0);
-});
-
-describe.each(available.map((t) => [t.label]))('%s', (label) => {
-  interopCases({
-    frontEnd: () => frontEnd(label),
-    daemon: () => daemon,
-    chunkedUploads: label === 'haproxy' ? 'refused' : 'passed',
-  });
-});
+const suite = interopSuite('fastcgi', TARGETS, ['--log-level', 'debug']);
+const available = suite.available;
+const frontEnd = suite.frontEnd;
+const daemonLines = (): Array<Record<string, unknown>> => suite.daemon().logLines();
 
 const opened = (): number =>
-  daemon.logLines().filter((l) => l.msg === 'connection opened' && l.protocol === 'fastcgi').length;
+  daemonLines().filter((l) => l.msg === 'connection opened' && l.protocol === 'fastcgi').length;
 
 /** Runs `count` GETs, `concurrency` at a time, over one keep-alive agent; resolves with the statuses. */
 async function burst(port: number, count: number, concurrency: number, path = '/env'): Promise<number[]> {
@@ -152,14 +114,14 @@ describe('HAProxy multiplexing', () => {
       const statuses = await burst(frontEnd('haproxy').port, 200, 40, '/slow?ms=50');
       expect(statuses).toEqual(Array(200).fill(200));
       expect(opened() - before).toBeLessThan(40);
-      expect(daemon.logLines().some((l) => l.msg === 'GET_VALUES')).toBe(true);
+      expect(daemonLines().some((l) => l.msg === 'GET_VALUES')).toBe(true);
     },
   );
 
   (target ? test : test.skip)('a client abort on a shared connection stops only that request', async () => {
     const finished = (l: Record<string, unknown>): boolean =>
       l.probe === 'drip-finished' && l.aborted === true;
-    const before = daemon.logLines().filter(finished).length;
+    const before = daemonLines().filter(finished).length;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     const neighbours = Array.from({ length: 6 }, () =>
       request({ port: frontEnd('haproxy').port, path: '/slow?ms=1000', agent }),
@@ -175,7 +137,7 @@ describe('HAProxy multiplexing', () => {
     // closes the connection, which stops the app all the same (ABORT_REQUEST itself is covered by
     // the raw-socket tests).
     expect((await Promise.all(neighbours)).map((r) => r.status)).toEqual(Array(6).fill(200));
-    await waitForLog(daemon, () => daemon.logLines().filter(finished).length > before, 10_000);
+    await waitForLog(suite.daemon(), () => daemonLines().filter(finished).length > before, 10_000);
     expect((await request({ port: frontEnd('haproxy').port, path: '/missing' })).status).toBe(404);
     agent.destroy();
   });
