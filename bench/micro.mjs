@@ -1,0 +1,997 @@
+#!/usr/bin/env node
+// Micro-benchmarks of sluice's hot paths, in process and without sockets: FastCGI record parsing,
+// params decoding, SCGI header parsing, response head serialization, FastCGI record writing and the
+// FastCGI path from bytes to environ. See bench/README.md, "Micro-benchmarks".
+//
+//   npm run bench:micro                    # 300 ms warm-up + 7 rounds of ~150 ms per case (~25 s)
+//   npm run bench:micro -- --quick         # a smoke test of the harness (~3 s), not a measurement
+//   npm run bench:micro -- --only stdin-32k,params-decode --rounds 11
+//
+// Imports the compiled modules from dist/ (run `npm run build` first). Everything is synchronous and
+// single-threaded; the whole run is bounded by --budget (default 55 s): cases that would start after
+// it are skipped and reported as such. Results: a markdown table on stdout, plus JSON and markdown
+// in bench/results/ (gitignored).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH_DIR, '..');
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+const DIST = path.join(ROOT, 'dist');
+
+const require = createRequire(import.meta.url);
+function load(module) {
+  try {
+    return require(path.join(DIST, module));
+  } catch (err) {
+    if (err.code === 'MODULE_NOT_FOUND') {
+      console.error(`bench/micro: ${path.join('dist', module)} is missing: run \`npm run build\` first`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+const { RecordParser } = load('fastcgi/parser.js');
+const { encodePairs, decodePairList } = load('fastcgi/pairs.js');
+const writer = load('fastcgi/writer.js');
+const { FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = load('fastcgi/constants.js');
+const { ScgiParser } = load('scgi/parser.js');
+const { validateHead, serializeHead } = load('gateway/response-head.js');
+const { buildCgiVariables, createEnviron } = load('gateway/environ.js');
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const USAGE = `usage: node bench/micro.mjs [options]      (npm run bench:micro -- [options])
+
+  --rounds N        measured rounds per case (default 7); median, min and max are reported
+  --round-ms MS     target length of one round (default 150)
+  --warmup-ms MS    unreported warm-up per case, also used to size the rounds (default 300)
+  --budget S        skip the remaining cases once the run has taken S seconds (default 55)
+  --quick           smoke form: 3 rounds of 20 ms, 50 ms warm-up (explicit flags still win)
+  --only LIST       comma-separated case ids (default: all; see the table for the ids)
+  --list            print the case ids and exit
+  --child ID        (internal) run one case in this process and print its JSON
+  -h, --help        this text`;
+
+function parseOptions(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        rounds: { type: 'string' },
+        'round-ms': { type: 'string' },
+        'warmup-ms': { type: 'string' },
+        budget: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        list: { type: 'boolean', default: false },
+        child: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    usageError(err.message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = v.quick;
+  const num = (name, fallback, min, max) => {
+    const raw = v[name];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max) usageError(`--${name} must be a number ${min}–${max}`);
+    return n;
+  };
+  return {
+    quick,
+    rounds: Math.round(num('rounds', quick ? 3 : 7, 1, 101)),
+    roundMs: num('round-ms', quick ? 20 : 150, 1, 5000),
+    warmupMs: num('warmup-ms', quick ? 50 : 300, 0, 10000),
+    budgetS: num('budget', 55, 1, 3600),
+    only: v.only ? v.only.split(',').map((s) => s.trim()) : null,
+    list: v.list,
+    child: v.child,
+  };
+}
+
+function usageError(message) {
+  console.error(`bench/micro: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request data: what nginx sends for a GET / with Debian's fastcgi_params / scgi_params
+
+/** Debian's /etc/nginx/fastcgi_params as nginx expands it for `GET /?page=2` (HTTPS is if_not_empty). */
+function fastcgiParams(remotePort, uri = '/?page=2') {
+  const q = uri.indexOf('?');
+  return [
+    ['QUERY_STRING', q === -1 ? '' : uri.slice(q + 1)],
+    ['REQUEST_METHOD', 'GET'],
+    ['CONTENT_TYPE', ''],
+    ['CONTENT_LENGTH', ''],
+    ['SCRIPT_NAME', q === -1 ? uri : uri.slice(0, q)],
+    ['REQUEST_URI', uri],
+    ['DOCUMENT_URI', q === -1 ? uri : uri.slice(0, q)],
+    ['DOCUMENT_ROOT', '/usr/share/nginx/html'],
+    ['SERVER_PROTOCOL', 'HTTP/1.1'],
+    ['REQUEST_SCHEME', 'http'],
+    ['GATEWAY_INTERFACE', 'CGI/1.1'],
+    ['SERVER_SOFTWARE', 'nginx/1.22.1'],
+    ['REMOTE_ADDR', '203.0.113.57'],
+    ['REMOTE_PORT', String(remotePort)],
+    ['REMOTE_USER', ''],
+    ['SERVER_ADDR', '192.0.2.10'],
+    ['SERVER_PORT', '80'],
+    ['SERVER_NAME', 'example.com'],
+    ['REDIRECT_STATUS', '200'],
+    ['HTTP_HOST', 'example.com'],
+  ];
+}
+
+/** Debian's /etc/nginx/scgi_params, after the CONTENT_LENGTH nginx itself sends first. */
+function scgiParams(remotePort, uri = '/?page=2') {
+  const q = uri.indexOf('?');
+  return [
+    ['CONTENT_LENGTH', '0'],
+    ['REQUEST_METHOD', 'GET'],
+    ['REQUEST_URI', uri],
+    ['QUERY_STRING', q === -1 ? '' : uri.slice(q + 1)],
+    ['CONTENT_TYPE', ''],
+    ['DOCUMENT_URI', q === -1 ? uri : uri.slice(0, q)],
+    ['DOCUMENT_ROOT', '/usr/share/nginx/html'],
+    ['SCGI', '1'],
+    ['SERVER_PROTOCOL', 'HTTP/1.1'],
+    ['REQUEST_SCHEME', 'http'],
+    ['REMOTE_ADDR', '203.0.113.57'],
+    ['REMOTE_PORT', String(remotePort)],
+    ['SERVER_PORT', '80'],
+    ['SERVER_NAME', 'example.com'],
+    ['HTTP_HOST', 'example.com'],
+  ];
+}
+
+/**
+ * The request headers of a browser's page load, as nginx passes them on (HTTP_*; Host is left out
+ * because the params above set HTTP_HOST, and nginx then skips the header).
+ */
+const BROWSER_HEADERS = [
+  [
+    'HTTP_USER_AGENT',
+    'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  ],
+  [
+    'HTTP_ACCEPT',
+    'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8',
+  ],
+  ['HTTP_ACCEPT_LANGUAGE', 'en-US,en;q=0.9,de;q=0.8'],
+  ['HTTP_ACCEPT_ENCODING', 'gzip, deflate, br, zstd'],
+  ['HTTP_CONNECTION', 'keep-alive'],
+  ['HTTP_UPGRADE_INSECURE_REQUESTS', '1'],
+  ['HTTP_SEC_FETCH_DEST', 'document'],
+  ['HTTP_SEC_FETCH_MODE', 'navigate'],
+  ['HTTP_SEC_FETCH_SITE', 'same-origin'],
+  ['HTTP_REFERER', 'http://example.com/?page=1'],
+  [
+    'HTTP_COOKIE',
+    'sessionid=q8w7e6r5t4y3u2i1o0p9a8s7d6f5g4h3; csrftoken=Zx8Cv7Bn6Mm5Ll4Kk3Jj2Hh1Gg0Ff9Dd8Ss7Aa6Qq5Ww4Ee3Rr2Tt1; ' +
+      'theme=dark; _ga=GA1.1.1234567890.1700000000',
+  ],
+];
+
+/** The request wrk sends in bench/e2e.mjs (`GET /`, Host only): 20 params, no HTTP_* beyond HTTP_HOST. */
+const helloPairs = (port) => fastcgiParams(port, '/');
+/** A browser's GET /?page=2: fastcgi_params + 11 headers = 31 params, ~1 KiB encoded. */
+const browserPairs = (port) => [...fastcgiParams(port), ...BROWSER_HEADERS];
+
+/**
+ * Requests come from many client ports: VARIANTS copies that differ only in REMOTE_PORT, cycled
+ * through, so the pair decoder's intern table cannot serve that one value every time.
+ */
+const VARIANTS = 256;
+const variantPort = (i) => 40000 + i * 97;
+
+function scgiRequest(pairs) {
+  let block = '';
+  for (const [name, value] of pairs) block += name + '\0' + value + '\0';
+  return Buffer.from(`${Buffer.byteLength(block, 'latin1')}:${block},`, 'latin1');
+}
+
+/** One request on a kept-alive connection, as nginx writes it: BEGIN, PARAMS, empty PARAMS, empty STDIN. */
+function fastcgiRequest(pairs) {
+  return Buffer.concat([
+    writer.beginRequestRecord(1, FCGI_RESPONDER, FCGI_KEEP_CONN),
+    ...writer.paramsRecords(1, pairs),
+    writer.streamEndRecord(FCGI_STDIN, 1),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sinks: each a class, so the parser's calls into it stay monomorphic
+
+const fail = (err) => {
+  throw err;
+};
+
+/** RecordSink that only counts: the parser's own cost. */
+class CountingRecordSink {
+  constructor() {
+    this.begun = 0;
+    this.pairs = 0;
+    this.stdinBytes = 0;
+    this.stdinEnded = 0;
+  }
+  beginRequest() {
+    this.begun++;
+  }
+  overloaded(id) {
+    fail(new Error(`unexpected overloaded(${id})`));
+  }
+  params(_id, pairs) {
+    this.pairs += pairs.length;
+  }
+  stdin(_id, chunk) {
+    this.stdinBytes += chunk.length;
+  }
+  stdinEnd() {
+    this.stdinEnded++;
+  }
+  data() {
+    fail(new Error('unexpected data'));
+  }
+  dataEnd() {
+    fail(new Error('unexpected dataEnd'));
+  }
+  abortRequest() {
+    fail(new Error('unexpected abortRequest'));
+  }
+  getValues() {
+    fail(new Error('unexpected getValues'));
+  }
+  unknownType() {
+    fail(new Error('unexpected unknownType'));
+  }
+  error(err) {
+    fail(err);
+  }
+}
+
+/** Static stand-ins for the per-request objects createEnviron only stores (streams, signal, logger). */
+const STATIC_REQUEST_CONTEXT = Object.freeze({
+  input: { stand_in: 'sluice.input' },
+  errors: { stand_in: 'sluice.errors' },
+  signal: new AbortController().signal,
+  protocol: 'fastcgi',
+  log: { stand_in: 'sluice.log' },
+  multiprocess: false,
+});
+const ENVIRON_OPTIONS = Object.freeze({ mount: '' });
+
+/**
+ * RecordSink doing what FastCgiConnection + FastCgiRequest.start do with the records up to the app
+ * call: variables from the pairs, FCGI_ROLE, the environ; the id is released at the empty STDIN (the
+ * real connection releases it at END_REQUEST) so the same kept-alive parser takes the next request.
+ */
+class EnvironSink extends CountingRecordSink {
+  constructor() {
+    super();
+    this.parser = null;
+    this.environ = null;
+    this.keys = 0;
+  }
+  params(_id, pairs) {
+    const vars = buildCgiVariables(pairs, ENVIRON_OPTIONS);
+    vars.FCGI_ROLE = 'RESPONDER';
+    this.environ = createEnviron(vars, STATIC_REQUEST_CONTEXT);
+    this.pairs += pairs.length;
+  }
+  stdinEnd(id) {
+    this.stdinEnded++;
+    this.parser.requestDone(id);
+  }
+}
+
+class CountingScgiSink {
+  constructor() {
+    this.pairs = 0;
+    this.requests = 0;
+  }
+  headers(pairs, contentLength) {
+    this.pairs += pairs.length + contentLength;
+  }
+  body() {
+    fail(new Error('unexpected body'));
+  }
+  bodyEnd() {
+    this.requests++;
+  }
+  excess(bytes) {
+    fail(new Error(`unexpected excess ${bytes}`));
+  }
+  error(err) {
+    fail(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases. Each `setup()` builds its data outside the timing and checks one pass for correctness; it
+// returns `run(n)`, which does n operations in a loop of its own (one loop per case, so that no call
+// site is shared between cases) and returns a number that feeds the checksum (nothing is dead code).
+
+function stdinCase(recordContent) {
+  return () => {
+    const payload = Buffer.alloc(64 * MiB, 0x61);
+    const stream = Buffer.concat([
+      writer.beginRequestRecord(1, FCGI_RESPONDER, FCGI_KEEP_CONN),
+      ...writer.paramsRecords(1, browserPairs(variantPort(0))),
+      ...writer.stdinRecords(1, payload, recordContent),
+      writer.streamEndRecord(FCGI_STDIN, 1),
+    ]);
+    // Socket-sized reads: 64 KiB each, cut without regard to record boundaries.
+    const chunks = [];
+    for (let at = 0; at < stream.length; at += 64 * KiB) chunks.push(stream.subarray(at, at + 64 * KiB));
+    const sink = new CountingRecordSink();
+    const run = (n) => {
+      let bytes = 0;
+      for (let i = 0; i < n; i++) {
+        sink.stdinBytes = 0;
+        const parser = new RecordParser(sink);
+        for (let c = 0; c < chunks.length; c++) parser.push(chunks[c]);
+        parser.end();
+        bytes += sink.stdinBytes;
+      }
+      return bytes;
+    };
+    const once = run(1);
+    check(once === payload.length && sink.stdinEnded === 1 && sink.begun === 1, 'STDIN bytes delivered');
+    const records = Math.ceil(payload.length / recordContent);
+    return {
+      run,
+      bytesPerOp: stream.length,
+      detail:
+        `${(stream.length / MiB).toFixed(1)} MiB per pass: ${records} STDIN records in ${chunks.length} ` +
+        'chunks of 64 KiB; payload views, never copied',
+      extra: { streamBytes: stream.length, stdinBytes: payload.length, records, chunks: chunks.length },
+    };
+  };
+}
+
+function paramsDecodeCase(varied) {
+  return () => {
+    const buffers = Array.from({ length: VARIANTS }, (_, i) =>
+      encodePairs(browserPairs(variantPort(varied ? i : 0))),
+    );
+    const run = (n) => {
+      let count = 0;
+      for (let i = 0; i < n; i++) count += decodePairList(buffers[i & (VARIANTS - 1)]).length;
+      return count;
+    };
+    const list = decodePairList(buffers[1]);
+    check(list.length === 62 && list[list.length - 2] === 'HTTP_COOKIE', '31 pairs decoded');
+    return {
+      run,
+      detail: `31 pairs, ${buffers[0].length} bytes encoded`,
+      extra: { pairs: 31, encodedBytes: buffers[0].length },
+    };
+  };
+}
+
+function scgiCase() {
+  const requests = Array.from({ length: VARIANTS }, (_, i) =>
+    scgiRequest([...scgiParams(variantPort(i)), ...BROWSER_HEADERS]),
+  );
+  const sink = new CountingScgiSink();
+  const run = (n) => {
+    for (let i = 0; i < n; i++) {
+      const parser = new ScgiParser(sink);
+      parser.push(requests[i & (VARIANTS - 1)]);
+    }
+    return sink.requests;
+  };
+  run(1);
+  check(sink.requests === 1 && sink.pairs === 52, '26 headers parsed');
+  return {
+    run,
+    detail: `26 headers, ${requests[0].length} bytes, a new parser per request (one request per connection)`,
+    extra: { headers: 26, requestBytes: requests[0].length },
+  };
+}
+
+const HEAD_STATUS = '200 OK';
+const HEAD_HEADERS = [
+  ['Content-Type', 'text/html; charset=utf-8'],
+  ['Content-Length', '5120'],
+  ['Cache-Control', 'no-store'],
+  ['Set-Cookie', 'sid=31d4d96e407aad42; Path=/; HttpOnly; SameSite=Lax'],
+];
+
+function headCase(which) {
+  return () => {
+    const head = validateHead(HEAD_STATUS, HEAD_HEADERS);
+    const bytes = serializeHead(head);
+    check(bytes.toString('latin1').startsWith('Status: 200 OK\r\nContent-Type: '), 'head serialized');
+    let run;
+    if (which === 'both') {
+      run = (n) => {
+        let total = 0;
+        for (let i = 0; i < n; i++) total += serializeHead(validateHead(HEAD_STATUS, HEAD_HEADERS)).length;
+        return total;
+      };
+    } else if (which === 'validate') {
+      run = (n) => {
+        let total = 0;
+        for (let i = 0; i < n; i++) total += validateHead(HEAD_STATUS, HEAD_HEADERS).code;
+        return total;
+      };
+    } else {
+      run = (n) => {
+        let total = 0;
+        for (let i = 0; i < n; i++) total += serializeHead(head).length;
+        return total;
+      };
+    }
+    const detail =
+      which === 'validate'
+        ? '4 headers: one regex test for the status, two per header'
+        : `4 headers, ${bytes.length} bytes out`;
+    return { run, detail, extra: { headBytes: bytes.length } };
+  };
+}
+
+function stdoutCase(size) {
+  return () => {
+    const body = Buffer.alloc(size, 0x62);
+    const records = writer.stdoutRecords(1, body);
+    const wire = records.reduce((sum, b) => sum + b.length, 0);
+    let expected = 0;
+    for (let left = size; left > 0; left -= 65535)
+      expected += 8 + Math.min(left, 65535) + (-Math.min(left, 65535) & 7);
+    check(wire === expected && records[1].buffer === body.buffer, 'STDOUT records of views');
+    const run = (n) => {
+      let parts = 0;
+      for (let i = 0; i < n; i++) parts += writer.stdoutRecords(1, body).length;
+      return parts;
+    };
+    return {
+      run,
+      bytesPerOp: size >= MiB ? size : undefined,
+      detail: `${records.length} buffers (headers, payload views, padding), ${wire} bytes on the wire`,
+      extra: { bodyBytes: size, buffers: records.length, wireBytes: wire },
+    };
+  };
+}
+
+function endRequestCase(requestId) {
+  return () => {
+    const record = writer.endRequestRecord(requestId);
+    check(record.length === 16 && record[1] === 3, 'END_REQUEST record');
+    const run = (n) => {
+      let total = 0;
+      for (let i = 0; i < n; i++) total += writer.endRequestRecord(requestId).length;
+      return total;
+    };
+    return {
+      run,
+      detail:
+        requestId === 1 ? 'id 1, status 0: a prebuilt shared buffer' : `id ${requestId}: built (16 bytes)`,
+    };
+  };
+}
+
+function fullPathCase(pairsFor) {
+  return () => {
+    const requests = Array.from({ length: VARIANTS }, (_, i) => fastcgiRequest(pairsFor(variantPort(i))));
+    const sink = new EnvironSink();
+    const parser = new RecordParser(sink);
+    sink.parser = parser;
+    const run = (n) => {
+      for (let i = 0; i < n; i++) parser.push(requests[i & (VARIANTS - 1)]);
+      return sink.stdinEnded;
+    };
+    run(1);
+    const env = sink.environ;
+    check(
+      sink.stdinEnded === 1 &&
+        parser.activeRequests === 0 &&
+        env.REQUEST_METHOD === 'GET' &&
+        env.PATH_INFO === '/' &&
+        env['sluice.url_scheme'] === 'http',
+      'environ built',
+    );
+    const pairs = pairsFor(0).length;
+    return {
+      run,
+      detail: `${pairs} params, ${requests[0].length} bytes in one chunk; one kept-alive parser`,
+      extra: { params: pairs, requestBytes: requests[0].length, environKeys: Object.keys(env).length },
+    };
+  };
+}
+
+function abortControllerCase() {
+  const run = (n) => {
+    let aborted = 0;
+    for (let i = 0; i < n; i++) if (new AbortController().signal.aborted) aborted++;
+    return aborted;
+  };
+  return { run, detail: 'FastCgiRequest makes one per request (not in the path above)' };
+}
+
+function loggerChildCase() {
+  const pino = require('pino');
+  // The daemon's settings (src/gateway/logger.ts) with a sink that discards: only the child is timed.
+  const log = pino({ level: 'info', base: { pid: process.pid } }, { write() {} });
+  const connection = log.child({ protocol: 'fastcgi', conn: 1 });
+  const run = (n) => {
+    let levels = 0;
+    for (let i = 0; i < n; i++) levels += connection.child({ fcgiId: (i & 255) + 1 }).levelVal;
+    return levels;
+  };
+  return { run, detail: 'pino child with { fcgiId }, one per request (not in the path above)' };
+}
+
+function check(ok, what) {
+  if (!ok) throw new Error(`bench/micro: self-check failed: ${what}`);
+}
+
+/** Every case: id, group (the brief's numbering), what is timed, unit, and its target if any. */
+const CASES = [
+  {
+    id: 'stdin-32k',
+    group: 1,
+    name: 'FastCGI STDIN parsing, 32 KiB records (as nginx sends)',
+    unit: 'GB/s',
+    target: { op: '>=', value: 2, text: '≥ 2 GB/s' },
+    setup: stdinCase(32 * KiB),
+  },
+  {
+    id: 'stdin-64k',
+    group: 1,
+    name: 'FastCGI STDIN parsing, 65535-byte records (largest)',
+    unit: 'GB/s',
+    target: { op: '>=', value: 2, text: '≥ 2 GB/s' },
+    setup: stdinCase(65535),
+  },
+  {
+    id: 'stdin-8k',
+    group: 1,
+    name: 'FastCGI STDIN parsing, 8 KiB records (per-record cost shows)',
+    unit: 'GB/s',
+    target: { op: '>=', value: 2, text: '≥ 2 GB/s' },
+    setup: stdinCase(8 * KiB),
+  },
+  {
+    id: 'params-decode',
+    group: 2,
+    name: 'PARAMS decoding, browser GET (REMOTE_PORT varies)',
+    unit: 'ns',
+    target: { op: '<=', value: 1000, text: '≤ 1 µs' },
+    setup: paramsDecodeCase(true),
+  },
+  {
+    id: 'params-decode-same',
+    group: 2,
+    name: 'PARAMS decoding, the identical request every time',
+    unit: 'ns',
+    target: { op: '<=', value: 1000, text: '≤ 1 µs' },
+    setup: paramsDecodeCase(false),
+  },
+  {
+    id: 'scgi-parse',
+    group: 3,
+    name: 'SCGI request parsing (header netstring), browser GET',
+    unit: 'ns',
+    setup: scgiCase,
+  },
+  {
+    id: 'head',
+    group: 4,
+    name: 'Response head: validateHead + serializeHead',
+    unit: 'ns',
+    setup: headCase('both'),
+  },
+  {
+    id: 'head-validate',
+    group: 4,
+    name: '… validateHead alone',
+    unit: 'ns',
+    setup: headCase('validate'),
+  },
+  {
+    id: 'head-serialize',
+    group: 4,
+    name: '… serializeHead alone',
+    unit: 'ns',
+    setup: headCase('serialize'),
+  },
+  { id: 'stdout-14', group: 5, name: 'stdoutRecords, 14-byte body', unit: 'ns', setup: stdoutCase(14) },
+  { id: 'stdout-1m', group: 5, name: 'stdoutRecords, 1 MiB body', unit: 'ns', setup: stdoutCase(MiB) },
+  { id: 'end-request', group: 5, name: 'endRequestRecord(1)', unit: 'ns', setup: endRequestCase(1) },
+  {
+    id: 'end-request-id2',
+    group: 5,
+    name: 'endRequestRecord(2)',
+    unit: 'ns',
+    setup: endRequestCase(2),
+  },
+  {
+    id: 'path-hello',
+    group: 6,
+    name: 'FastCGI bytes → environ, hello request (wrk’s GET /)',
+    unit: 'ns',
+    setup: fullPathCase(helloPairs),
+  },
+  {
+    id: 'path-browser',
+    group: 6,
+    name: 'FastCGI bytes → environ, browser GET',
+    unit: 'ns',
+    setup: fullPathCase(browserPairs),
+  },
+  {
+    id: 'abort-controller',
+    group: 6,
+    name: 'for comparison: new AbortController()',
+    unit: 'ns',
+    setup: abortControllerCase,
+  },
+  {
+    id: 'logger-child',
+    group: 6,
+    name: 'for comparison: pino logger.child()',
+    unit: 'ns',
+    setup: loggerChildCase,
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+
+let checksum = 0;
+
+const nowNs = () => process.hrtime.bigint();
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/**
+ * Warm-up with growing batches (which also tiers the code up), then sizes the batch so that one round
+ * takes about roundMs, then `rounds` timed rounds. Returns per-round ns/op and on-CPU share.
+ */
+function measure(run, options) {
+  let n = 1;
+  let lastNs;
+  const warmupEnd = performance.now() + options.warmupMs;
+  // Grow until a batch takes >= 5 ms (or 2^24 ops), then keep running such batches until the warm-up ends.
+  for (;;) {
+    const t0 = nowNs();
+    checksum += run(n);
+    lastNs = Number(nowNs() - t0);
+    if (lastNs >= 5e6 || n >= 1 << 24) {
+      if (performance.now() >= warmupEnd) break;
+    } else {
+      n *= 2;
+    }
+  }
+  const perOpNs = lastNs / n;
+  const batch = Math.max(1, Math.round((options.roundMs * 1e6) / perOpNs));
+  const rounds = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const c0 = cpuUs();
+    const t0 = nowNs();
+    checksum += run(batch);
+    const ns = Number(nowNs() - t0);
+    const cpu = (cpuUs() - c0) * 1e3;
+    rounds.push({ nsPerOp: ns / batch, wallNs: ns, onCpu: cpu / ns });
+  }
+  return { batch, rounds };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** The figure a case reports: GB/s (1e9 bytes per second) for throughput cases, else ns per op. */
+function figure(c, nsPerOp) {
+  return c.unit === 'GB/s' ? c.bytesPerOp / nsPerOp : nsPerOp;
+}
+
+function summarize(c, m) {
+  const values = m.rounds.map((r) => figure(c, r.nsPerOp));
+  const nsPerOp = m.rounds.map((r) => r.nsPerOp);
+  const s = {
+    median: median(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    nsPerOpMedian: median(nsPerOp),
+    onCpuMedian: median(m.rounds.map((r) => r.onCpu)),
+    onCpuMin: Math.min(...m.rounds.map((r) => r.onCpu)),
+  };
+  if (c.bytesPerOp !== undefined) s.gbPerS = c.bytesPerOp / s.nsPerOpMedian;
+  if (c.target) {
+    const t = c.target;
+    const met = t.op === '>=' ? s.median >= t.value : s.median <= t.value;
+    const everyRound = values.every((v) => (t.op === '>=' ? v >= t.value : v <= t.value));
+    s.verdict = { met, everyRound, ratio: s.median / t.value };
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+const group3 = (n) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+
+function fmtValue(c, v) {
+  if (c.unit === 'GB/s') return `${v.toFixed(2)} GB/s`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)} ms`;
+  if (v >= 1e4) return `${(v / 1e3).toFixed(1)} µs`;
+  if (v >= 100) return `${group3(v)} ns`;
+  return `${v.toFixed(1)} ns`;
+}
+
+function fmtRange(c, s) {
+  if (c.unit === 'GB/s') return `${s.min.toFixed(2)}–${s.max.toFixed(2)}`;
+  const f = (v) => fmtValue(c, v).replace(/ (ns|µs|ms)$/, '');
+  return `${f(s.min)}–${f(s.max)}`;
+}
+
+function fmtVerdict(c, s) {
+  if (!c.target) return '';
+  const { met, everyRound, ratio } = s.verdict;
+  const always = met && !everyRound ? ' (not every round)' : '';
+  if (c.target.op === '>=') {
+    return met
+      ? `met: ${ratio.toFixed(1)}× the target${always}`
+      : `**missed** by ${((1 - ratio) * 100).toFixed(0)} % (${ratio.toFixed(2)}×)`;
+  }
+  return met
+    ? `met: ${(ratio * 100).toFixed(0)} % of the budget${always}`
+    : `**missed** by ${((ratio - 1) * 100).toFixed(0)} % (${ratio.toFixed(2)}×)`;
+}
+
+function fmtExtra(c, s) {
+  // Throughput next to time per op and the reverse, where both mean something.
+  if (c.unit === 'GB/s') return `${(s.nsPerOpMedian / 1e6).toFixed(1)} ms per pass`;
+  if (s.gbPerS !== undefined) return `${s.gbPerS.toFixed(0)} GB/s (views, no copy)`;
+  return '';
+}
+
+function table(results) {
+  const lines = [
+    '| # | case | median | min–max | target | verdict | on-CPU | notes |',
+    '| -: | ---- | -----: | ------: | ------ | ------- | -----: | ----- |',
+  ];
+  for (const r of results) {
+    if (r.skipped) {
+      lines.push(`| ${r.group} | ${r.name} (\`${r.id}\`) | skipped | | | | | ${r.skipped} |`);
+      continue;
+    }
+    const s = r.summary;
+    const extra = fmtExtra(r, s);
+    lines.push(
+      `| ${r.group} | ${r.name} (\`${r.id}\`) | ${fmtValue(r, s.median)} | ${fmtRange(r, s)} | ` +
+        `${r.target ? r.target.text : ''} | ${fmtVerdict(r, s)} | ${(s.onCpuMedian * 100).toFixed(0)} % | ` +
+        `${[r.detail, extra].filter(Boolean).join('; ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine and build
+
+function git(args) {
+  const r = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Short hash over dist/**\/*.js, as in e2e.mjs: which build was measured. */
+function distHash() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const entry of fs
+      .readdirSync(dir, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.js'))
+        hash.update(path.relative(ROOT, full)).update(fs.readFileSync(full));
+    }
+  };
+  walk(DIST);
+  return hash.digest('hex').slice(0, 12);
+}
+
+function machine() {
+  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const dirty = git(['status', '--porcelain', '--', 'src']);
+  return {
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    execArgv: process.execArgv,
+    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    gitCommit: git(['rev-parse', '--short', 'HEAD']),
+    gitDirty: dirty === undefined ? undefined : dirty !== '',
+    distBuiltAt: fs.statSync(path.join(DIST, 'index.js')).mtime.toISOString(),
+    distSha256: distHash(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Child mode: set one case up, measure it, print the result as one JSON line on stdout. */
+function runChild(id, options) {
+  const c = CASES.find((x) => x.id === id);
+  if (!c) usageError(`unknown case id ${id}`);
+  const prepared = c.setup();
+  const m = measure(prepared.run, options);
+  const out = {
+    bytesPerOp: prepared.bytesPerOp,
+    detail: prepared.detail,
+    extra: prepared.extra,
+    batch: m.batch,
+    rounds: m.rounds,
+    checksum,
+  };
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+/**
+ * Runs one case in a fresh node (same flags as this one, so --cpu-prof reaches it): no JIT feedback,
+ * intern-table contents or garbage carry over from one case to the next, and a case that hangs is
+ * killed at the end of the budget.
+ */
+function spawnCase(c, options, timeoutMs) {
+  const args = [
+    ...process.execArgv,
+    fileURLToPath(import.meta.url),
+    '--child',
+    c.id,
+    '--rounds',
+    String(options.rounds),
+    '--round-ms',
+    String(options.roundMs),
+    '--warmup-ms',
+    String(options.warmupMs),
+  ];
+  const r = spawnSync(process.execPath, args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: Math.floor(timeoutMs),
+    killSignal: 'SIGKILL',
+    maxBuffer: 16 * MiB,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (r.error?.code === 'ETIMEDOUT' || r.signal === 'SIGKILL') return { error: 'killed at the time budget' };
+  if (r.status !== 0) {
+    return {
+      error: `exit ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-3).join(' / ')}`,
+    };
+  }
+  const line = r.stdout.trim().split('\n').pop();
+  return JSON.parse(line);
+}
+
+function main() {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.child) {
+    runChild(options.child, options);
+    return;
+  }
+  if (options.list) {
+    for (const c of CASES) console.log(`${c.id.padEnd(20)} ${c.group}  ${c.name}`);
+    return;
+  }
+  if (options.only) {
+    const unknown = options.only.filter((id) => !CASES.some((c) => c.id === id));
+    if (unknown.length) usageError(`unknown case id(s): ${unknown.join(', ')} (see --list)`);
+  }
+  if (newestMtime(path.join(ROOT, 'src')) > fs.statSync(path.join(DIST, 'index.js')).mtimeMs) {
+    console.error('bench/micro: WARNING: src/ is newer than dist/: run `npm run build` to measure it');
+  }
+  const started = new Date();
+  const startMs = performance.now();
+  const info = machine();
+  console.error(
+    `bench/micro: node ${info.node}, ${info.nproc} CPUs (${info.cpu}), load ${info.loadavgAtStart.join(' ')}; ` +
+      `${options.rounds} rounds of ~${options.roundMs} ms after ${options.warmupMs} ms warm-up per case, ` +
+      `each case in its own process${options.quick ? ' (--quick: a smoke test, not a measurement)' : ''}`,
+  );
+
+  const results = [];
+  for (const c of CASES) {
+    if (options.only && !options.only.includes(c.id)) continue;
+    const base = { id: c.id, group: c.group, name: c.name, unit: c.unit, target: c.target };
+    const leftMs = options.budgetS * 1000 - (performance.now() - startMs);
+    if (leftMs < 1000) {
+      results.push({ ...base, skipped: `time budget of ${options.budgetS} s used up` });
+      console.error(`  ${c.id}: skipped (budget)`);
+      continue;
+    }
+    const child = spawnCase(c, options, leftMs);
+    if (child.error) {
+      results.push({ ...base, skipped: child.error });
+      console.error(`  ${c.id}: ${child.error}`);
+      continue;
+    }
+    checksum += child.checksum;
+    const caseInfo = { ...base, bytesPerOp: child.bytesPerOp, detail: child.detail };
+    const summary = summarize(caseInfo, child);
+    results.push({ ...caseInfo, extra: child.extra, batch: child.batch, rounds: child.rounds, summary });
+    console.error(
+      `  ${c.id}: ${fmtValue(caseInfo, summary.median)} (${fmtRange(caseInfo, summary)})` +
+        `${c.target ? ' ' + fmtVerdict(caseInfo, summary).replace(/\*\*/g, '') : ''}` +
+        `${summary.onCpuMin < 0.9 ? `  [on-CPU only ${(summary.onCpuMin * 100).toFixed(0)} % in one round: noisy]` : ''}`,
+    );
+  }
+  const totalS = (performance.now() - startMs) / 1000;
+
+  const noisy = results.filter((r) => r.summary && r.summary.onCpuMin < 0.9).map((r) => r.id);
+  const md =
+    `Micro-benchmarks, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
+    `${options.rounds} rounds of ~${options.roundMs} ms after a ${options.warmupMs} ms warm-up per case` +
+    `${options.quick ? ' (--quick)' : ''}; ${totalS.toFixed(1)} s in all.\n` +
+    `Machine: ${info.nproc} CPUs (${info.cpu}), ${info.memGiB} GiB RAM, ${info.kernel}; node ${info.node} ` +
+    `(V8 ${info.v8}); load average at start ${info.loadavgAtStart.join(' ')}; sluice ${info.gitCommit ?? '?'}` +
+    `${info.gitDirty ? ' + uncommitted changes in src/' : ''} (dist/ sha256 ${info.distSha256}).\n\n` +
+    table(results) +
+    '\n' +
+    (noisy.length
+      ? `\nNoisy (a round ran < 90 % on CPU, the process was descheduled): ${noisy.join(', ')}.\n`
+      : '');
+  console.log(md);
+
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = started
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, '')
+    .replace(/^(\d{4})(\d\d)(\d\d)T/, '$1-$2-$3-');
+  const base = path.join(RESULTS_DIR, `micro-${stamp}${options.quick ? '-quick' : ''}`);
+  const json = {
+    kind: 'sluice micro-benchmarks',
+    startedAt: started.toISOString(),
+    totalSeconds: totalS,
+    machine: info,
+    options,
+    checksum,
+    results,
+  };
+  fs.writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + '\n');
+  fs.writeFileSync(`${base}.md`, md);
+  console.error(`bench/micro: wrote ${path.relative(ROOT, base)}.json and .md`);
+}
+
+main();
