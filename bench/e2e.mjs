@@ -11,7 +11,6 @@
 // PID at the end, on error and on SIGINT/SIGTERM. Results: a markdown table on stdout, plus JSON and
 // markdown in bench/results/. Plain Node ESM: needs `npm run build` (dist/) but no build of its own.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -19,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machineAndBuild, newestMtime } from './build-info.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH_DIR, '..');
@@ -421,59 +421,17 @@ function preflight() {
   return { nginx, wrk, paramsDir };
 }
 
-function newestMtime(dir) {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** Short hash over dist/**\/*.js: which build was measured (src/ may have moved on since). */
-function distHash() {
-  const hash = createHash('sha256');
-  const walk = (dir) => {
-    for (const entry of fs
-      .readdirSync(dir, { withFileTypes: true })
-      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.js'))
-        hash.update(path.relative(ROOT, full)).update(fs.readFileSync(full));
-    }
-  };
-  walk(path.join(ROOT, 'dist'));
-  return hash.digest('hex').slice(0, 12);
-}
-
 function versionOf(binary, args) {
   const r = spawnSync(binary, args, { encoding: 'utf8', timeout: 5000 });
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0].trim();
 }
 
-function git(args) {
-  const r = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 5000 });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
 function machine(bins) {
-  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const dirty = git(['status', '--porcelain', '--', 'src']); // the code under test, not bench/ itself
   return {
-    nproc: os.availableParallelism?.() ?? os.cpus().length,
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
-    memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
+    ...machineAndBuild(),
     nginx: versionOf(bins.nginx, ['-v']).replace(/^nginx version:\s*/, ''),
     wrk: versionOf(bins.wrk, ['-v']).replace(/\s+Copyright.*$/, ''),
-    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
     nodeArgs: NODE_ARGS,
-    gitCommit: git(['rev-parse', '--short', 'HEAD']),
-    gitDirty: dirty === undefined ? undefined : dirty !== '',
-    distBuiltAt: fs.statSync(SLUICE_CLI_JS).mtime.toISOString(),
-    distSha256: distHash(),
   };
 }
 

@@ -12,13 +12,12 @@
 // it are skipped and reported as such. Results: a markdown table on stdout, plus JSON and markdown
 // in bench/results/ (gitignored).
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machineAndBuild, newestMtime } from './build-info.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH_DIR, '..');
@@ -799,54 +798,8 @@ function table(results) {
 // ---------------------------------------------------------------------------------------------
 // Machine and build
 
-function git(args) {
-  const r = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 5000 });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** Short hash over dist/**\/*.js, as in e2e.mjs: which build was measured. */
-function distHash() {
-  const hash = createHash('sha256');
-  const walk = (dir) => {
-    for (const entry of fs
-      .readdirSync(dir, { withFileTypes: true })
-      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.js'))
-        hash.update(path.relative(ROOT, full)).update(fs.readFileSync(full));
-    }
-  };
-  walk(DIST);
-  return hash.digest('hex').slice(0, 12);
-}
-
 function machine() {
-  const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const dirty = git(['status', '--porcelain', '--', 'src']);
-  return {
-    nproc: os.availableParallelism?.() ?? os.cpus().length,
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
-    memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
-    v8: process.versions.v8,
-    execArgv: process.execArgv,
-    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
-    gitCommit: git(['rev-parse', '--short', 'HEAD']),
-    gitDirty: dirty === undefined ? undefined : dirty !== '',
-    distBuiltAt: fs.statSync(path.join(DIST, 'index.js')).mtime.toISOString(),
-    distSha256: distHash(),
-  };
+  return { ...machineAndBuild(), v8: process.versions.v8, execArgv: process.execArgv };
 }
 
 // ---------------------------------------------------------------------------------------------
