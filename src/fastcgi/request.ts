@@ -293,7 +293,7 @@ export class FastCgiRequest implements ResponseTransport {
   // --- ResponseTransport -------------------------------------------------------------------------
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
-    const head = bodyLength === undefined ? response : withContentLength(response, bodyLength);
+    const head = withContentLength(response, bodyLength);
     if (this.done) return undefined;
     this.headSent = true;
     const records = stdoutRecords(this.id, headWithBody(serializeHead(head), first));

@@ -64,8 +64,8 @@ export function bodyAllowed(method: string, code: number): boolean {
  * array of chunks), as PEP 3333 lets a server add: the front end then frames the response itself
  * instead of chunking it, and a keep-alive client gets a plain length.
  */
-export function withContentLength(head: ResponseHead, length: number): ResponseHead {
-  if (head.code < 200 || head.code === 204 || head.code === 304) return head;
+export function withContentLength(head: ResponseHead, length: number | undefined): ResponseHead {
+  if (length === undefined || head.code < 200 || head.code === 204 || head.code === 304) return head;
   for (const [name] of head.headers) {
     if (name.length === 14 && name.toLowerCase() === 'content-length') return head;
   }

@@ -88,7 +88,7 @@ class HttpTransport implements ResponseTransport {
   }
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
-    const head = bodyLength === undefined ? response : withContentLength(response, bodyLength);
+    const head = withContentLength(response, bodyLength);
     this.res.writeHead(head.code, head.status.slice(4), flatHeaders(head));
     return first === null ? undefined : this.sendBody(first);
   }

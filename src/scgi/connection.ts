@@ -149,7 +149,7 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
   }
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
-    const head = bodyLength === undefined ? response : withContentLength(response, bodyLength);
+    const head = withContentLength(response, bodyLength);
     if (this.socket.destroyed) return undefined;
     if (first === null) return this.drain.wait(this.socket.write(serializeHead(head)));
     this.socket.cork();
