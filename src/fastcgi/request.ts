@@ -1,12 +1,20 @@
 // One FastCGI request: its environ and body streams, and its response as STDOUT/STDERR/END_REQUEST records.
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import { BodySpool } from '../gateway/body-spool';
+import { Cancellation } from '../gateway/cancellation';
 import type { ServeContext } from '../gateway/context';
 import { runApp } from '../gateway/driver';
-import { buildCgiVariables, createEnviron, declaredLength, type VariableList } from '../gateway/environ';
+import {
+  buildCgiVariables,
+  createEnviron,
+  declaredLength,
+  type RequestContext,
+  type VariableList,
+} from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
-import { RequestBody, type BodySource } from '../gateway/input';
+import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
 import { plainResponse } from '../gateway/plain-response';
 import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
@@ -97,11 +105,13 @@ export function plainResponseRecords(requestId: number, code: number): Buffer[] 
   ];
 }
 
-export class FastCgiRequest implements ResponseTransport {
-  private readonly controller = new AbortController();
-  private input: RequestBody | null = null;
+export class FastCgiRequest implements ResponseTransport, RequestContext {
+  readonly cancellation = new Cancellation();
+  readonly protocol = 'fastcgi';
+  private requestLog: Logger | null = null;
+  private inputBody: LazyBody | null = null;
   private inputFeed: BodyFeed | null = null;
-  private data: RequestBody | null = null;
+  private dataBody: LazyBody | null = null;
   private dataFeed: BodyFeed | null = null;
   private headSent = false;
   private heldStderr: Buffer[] = [];
@@ -109,20 +119,35 @@ export class FastCgiRequest implements ResponseTransport {
   private stderrSent = false;
   /** END_REQUEST went out (or the connection closed): nothing more is written for this id. */
   private done = false;
-  readonly log: Logger;
 
   constructor(
     readonly id: number,
     readonly role: Role,
     readonly keepConn: boolean,
     private readonly owner: RequestOwner,
-    connectionLog: Logger,
-  ) {
-    this.log = connectionLog.child({ fcgiId: id });
+    private readonly connectionLog: Logger,
+  ) {}
+
+  // --- RequestContext: made on first use -----------------------------------------------------------
+
+  get log(): Logger {
+    return (this.requestLog ??= this.connectionLog.child({ fcgiId: this.id }));
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return this.cancellation.signal;
+  }
+
+  get input(): RequestBody {
+    return this.inputBody!.stream;
+  }
+
+  get errors(): Writable {
+    return errorsStream((text) => this.stderr(text));
+  }
+
+  get multiprocess(): boolean {
+    return this.owner.context.multiprocess;
   }
 
   get finished(): boolean {
@@ -155,29 +180,24 @@ export class FastCgiRequest implements ResponseTransport {
     const memoryCap = context.limits.fcgiStdinMemoryBytes;
     const onSpoolError = (error: Error): void => this.fail(error);
     this.inputFeed = new BodyFeed(this.owner, memoryCap, onSpoolError);
-    this.input = this.body(this.inputFeed, expected);
+    this.inputBody = this.body(this.inputFeed, expected);
+    const environ = createEnviron(vars, this);
     if (this.role === FCGI_FILTER) {
       this.dataFeed = new BodyFeed(this.owner, memoryCap, onSpoolError);
-      this.data = this.body(this.dataFeed, dataLength);
+      this.dataBody = this.body(this.dataFeed, dataLength);
+      environ['sluice.data'] = this.dataBody.stream;
     }
-    const log = this.log;
-    const environ = createEnviron(vars, {
-      input: this.input,
-      errors: errorsStream((text) => this.stderr(text)),
-      signal: this.controller.signal,
-      protocol: 'fastcgi',
-      log,
-      multiprocess: context.multiprocess,
-    });
-    if (this.data !== null) environ['sluice.data'] = this.data;
     // A body of known length 0 is complete now: some front ends send no empty STDIN for it.
     if (expected === 0) this.inputFeed.spool.finish();
-    void runApp(context.app, environ, this, log);
+    void runApp(context.app, environ, this);
   }
 
-  private body(feed: BodyFeed, expected: number | null): RequestBody {
-    const body = new RequestBody(feed, expected, (bytes) =>
-      this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
+  private body(feed: BodyFeed, expected: number | null): LazyBody {
+    const body = new LazyBody(
+      () =>
+        new RequestBody(feed, expected, (bytes) =>
+          this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
+        ),
     );
     feed.spool.attach(body);
     return body;
@@ -217,7 +237,7 @@ export class FastCgiRequest implements ResponseTransport {
   /** A protocol error that ends only this request. */
   protocolError(error: ProtocolError): void {
     if (this.done) return;
-    if (this.input === null) {
+    if (this.inputBody === null) {
       this.refuse(error);
       return;
     }
@@ -228,9 +248,9 @@ export class FastCgiRequest implements ResponseTransport {
   }
 
   private stopApp(reason: Error): void {
-    this.controller.abort();
-    this.input?.fail(reason);
-    this.data?.fail(reason);
+    this.cancellation.abort();
+    this.inputBody?.fail(reason);
+    this.dataBody?.fail(reason);
     this.inputFeed?.spool.close();
     this.dataFeed?.spool.close();
   }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BodySource, RequestBody } from './input';
+import type { BodySource, BodyTarget } from './input';
 
 const READ_SIZE = 64 * 1024;
 
@@ -14,7 +14,7 @@ const READ_SIZE = 64 * 1024;
  * once bytes go to the file, later ones follow them there until the file is read back.
  */
 export class BodySpool implements BodySource {
-  private body: RequestBody | null = null;
+  private body: BodyTarget | null = null;
   private readonly memory: Buffer[] = [];
   private memoryBytes = 0;
   private file: Promise<FileHandle> | null = null;
@@ -48,7 +48,7 @@ export class BodySpool implements BodySource {
     private readonly throttle: ((paused: boolean) => void) | null = null,
   ) {}
 
-  attach(body: RequestBody): void {
+  attach(body: BodyTarget): void {
     this.body = body;
   }
 

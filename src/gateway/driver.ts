@@ -1,5 +1,5 @@
 // Runs one request through an app: start_response rules, lazy head, streaming with backpressure, close().
-import type { Logger } from 'pino';
+import type { Cancellation } from './cancellation';
 import { GatewayError, SluiceError } from '../errors';
 import { plainResponse } from './plain-response';
 import { bodyAllowed, validateHead, type ResponseHead } from './response-head';
@@ -14,12 +14,7 @@ const ABORTED = Symbol('aborted');
  * abandoned; never rejects. Errors before the head went out become a 500; after it, the transport
  * makes the response look incomplete. The app's `close()` runs exactly once.
  */
-export async function runApp(
-  app: App,
-  environ: Environ,
-  transport: ResponseTransport,
-  log: Logger,
-): Promise<void> {
+export async function runApp(app: App, environ: Environ, transport: ResponseTransport): Promise<void> {
   const exchange = new Exchange(environ.REQUEST_METHOD, transport);
   let result: Body | undefined;
   try {
@@ -28,7 +23,7 @@ export async function runApp(
     if (body === ABORTED) {
       // The body may still arrive; whatever it holds must be released all the same.
       (pending as Promise<Body>).then(
-        (late) => callClose(late, log),
+        (late) => callClose(late, transport),
         () => undefined,
       );
       return;
@@ -37,9 +32,9 @@ export async function runApp(
     await exchange.pump(body);
     if (!exchange.aborted) exchange.finish();
   } catch (error) {
-    exchange.fail(error, log);
+    exchange.fail(error);
   } finally {
-    await callClose(result, log);
+    await callClose(result, transport);
   }
 }
 
@@ -50,18 +45,22 @@ class Exchange {
   private bodyLength: number | undefined = undefined;
   /** end() or abort() went to the transport: nothing may follow. */
   private ended = false;
-  private readonly bodyAllowed: (code: number) => boolean;
   private abortPromise: Promise<typeof ABORTED> | null = null;
+  private readonly cancellation: Cancellation;
 
   constructor(
-    method: string,
+    private readonly method: string,
     private readonly transport: ResponseTransport,
   ) {
-    this.bodyAllowed = (code) => bodyAllowed(method, code);
+    this.cancellation = transport.cancellation;
   }
 
   get aborted(): boolean {
-    return this.transport.signal.aborted;
+    return this.cancellation.aborted;
+  }
+
+  private bodyAllowed(code: number): boolean {
+    return bodyAllowed(this.method, code);
   }
 
   readonly startResponse: StartResponse = (
@@ -177,7 +176,8 @@ class Exchange {
     this.transport.end();
   }
 
-  fail(error: unknown, log: Logger): void {
+  fail(error: unknown): void {
+    const log = this.transport.log;
     if (this.aborted) {
       log.debug({ err: error }, 'app ended after the client went away');
       return;
@@ -196,14 +196,11 @@ class Exchange {
 
   /** Waits for `promise` unless the request is aborted first. */
   unlessAborted<T>(promise: Promise<T>): Promise<T | typeof ABORTED> {
-    const signal = this.transport.signal;
-    if (signal.aborted) {
+    if (this.aborted) {
       promise.catch(() => undefined);
       return Promise.resolve(ABORTED);
     }
-    this.abortPromise ??= new Promise((resolve) =>
-      signal.addEventListener('abort', () => resolve(ABORTED), { once: true }),
-    );
+    this.abortPromise ??= new Promise((resolve) => this.cancellation.onAbort(() => resolve(ABORTED)));
     return Promise.race([promise, this.abortPromise]);
   }
 }
@@ -227,12 +224,12 @@ function abortedError(): SluiceError {
 }
 
 /** PEP 3333: the server calls the body's close() once the response is finished or abandoned. */
-async function callClose(result: unknown, log: Logger): Promise<void> {
+async function callClose(result: unknown, transport: ResponseTransport): Promise<void> {
   const close = (result as { close?: unknown } | null | undefined)?.close;
   if (typeof close !== 'function') return;
   try {
     await close.call(result);
   } catch (error) {
-    log.error({ err: error }, 'close() of the app body failed');
+    transport.log.error({ err: error }, 'close() of the app body failed');
   }
 }

@@ -155,29 +155,67 @@ export function isHttps(vars: CgiVariables): boolean {
   return https !== undefined && (https.toLowerCase() === 'on' || https === '1');
 }
 
-/** The per-request parts of an environ that come from the connection rather than the front end. */
+/**
+ * The per-request parts of an environ that come from the connection rather than the front end.
+ * input, errors, signal and log are read when the app first reads their key: most apps never touch
+ * some of them, and a stream or an AbortSignal costs more than the rest of a short request.
+ */
 export interface RequestContext {
   readonly input: Readable;
   readonly errors: Writable;
   readonly signal: AbortSignal;
-  readonly protocol: GatewayProtocol;
   readonly log: Logger;
+  readonly protocol: GatewayProtocol;
   readonly multiprocess: boolean;
 }
+
+/** Where an environ's lazy keys find their request (not enumerable: copies of the environ skip it). */
+const CONTEXT = Symbol('sluice.context');
+
+type LazyField = 'input' | 'errors' | 'signal' | 'log';
+
+/**
+ * An own, enumerable accessor that turns itself into a plain data property on first read or write,
+ * so the environ still behaves as a dict: `{ ...environ }` copies the value, assignment replaces it.
+ */
+function lazyKey(key: string, field: LazyField): PropertyDescriptor {
+  return {
+    enumerable: true,
+    configurable: true,
+    get(this: Record<PropertyKey, unknown>): unknown {
+      const value = (this[CONTEXT] as RequestContext)[field];
+      settle(this, key, value);
+      return value;
+    },
+    set(this: Record<PropertyKey, unknown>, value: unknown): void {
+      settle(this, key, value);
+    },
+  };
+}
+
+function settle(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+const INPUT = lazyKey('sluice.input', 'input');
+const ERRORS = lazyKey('sluice.errors', 'errors');
+const SIGNAL = lazyKey('sluice.signal', 'signal');
+const LOG = lazyKey('sluice.log', 'log');
 
 /** Completes the CGI variables into the environ an app receives (the same object, extended). */
 export function createEnviron(vars: CgiVariables, request: RequestContext): Environ {
   const environ = vars as unknown as Environ;
-  environ['sluice.input'] = request.input;
-  environ['sluice.errors'] = request.errors;
+  Object.defineProperty(environ, CONTEXT, { value: request });
+  Object.defineProperty(environ, 'sluice.input', INPUT);
+  Object.defineProperty(environ, 'sluice.errors', ERRORS);
   environ['sluice.url_scheme'] = isHttps(vars) ? 'https' : 'http';
-  environ['sluice.signal'] = request.signal;
+  Object.defineProperty(environ, 'sluice.signal', SIGNAL);
   environ['sluice.protocol'] = request.protocol;
   environ['sluice.version'] = VERSION;
   // One process runs requests concurrently on one thread: apps may interleave, as under a threaded WSGI server.
   environ['sluice.multithread'] = true;
   environ['sluice.multiprocess'] = request.multiprocess;
   environ['sluice.run_once'] = false;
-  environ['sluice.log'] = request.log;
+  Object.defineProperty(environ, 'sluice.log', LOG);
   return environ;
 }

@@ -95,3 +95,50 @@ export class RequestBody extends Readable {
     }
   }
 }
+
+/** Where a connection hands body bytes: a RequestBody, or a LazyBody standing in for one. */
+export interface BodyTarget {
+  deliver(chunk: Buffer): void;
+  finish(): void;
+}
+
+/**
+ * A RequestBody made only when the app reads `sluice.input` or body bytes arrive: a Readable costs
+ * about a microsecond to build, and most requests (every GET) have no body. Until then an end or a
+ * failure is remembered and replayed on the stream once it exists.
+ */
+export class LazyBody implements BodyTarget {
+  private body: RequestBody | null = null;
+  private ended = false;
+  private failure: Error | null = null;
+
+  constructor(private readonly make: () => RequestBody) {}
+
+  get stream(): RequestBody {
+    if (this.body === null) {
+      this.body = this.make();
+      if (this.failure !== null) this.body.fail(this.failure);
+      else if (this.ended) this.body.finish();
+    }
+    return this.body;
+  }
+
+  /** See {@link RequestBody.settled}. */
+  get settled(): boolean {
+    return this.body === null ? this.ended || this.failure !== null : this.body.settled;
+  }
+
+  deliver(chunk: Buffer): void {
+    this.stream.deliver(chunk);
+  }
+
+  finish(): void {
+    if (this.body === null) this.ended = true;
+    else this.body.finish();
+  }
+
+  fail(error: Error): void {
+    if (this.body === null) this.failure ??= error;
+    else this.body.fail(error);
+  }
+}

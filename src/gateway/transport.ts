@@ -1,4 +1,6 @@
 // What a protocol connection offers the gateway driver for one response.
+import type { Logger } from 'pino';
+import type { Cancellation } from './cancellation';
 import type { ResponseHead } from './response-head';
 
 /**
@@ -7,8 +9,10 @@ import type { ResponseHead } from './response-head';
  * connection closes, so awaiting it can never hang.
  */
 export interface ResponseTransport {
-  /** Fires when the front end goes away or aborts the request. */
-  readonly signal: AbortSignal;
+  /** Set off when the front end goes away or aborts the request. */
+  readonly cancellation: Cancellation;
+  /** The request's logger. */
+  readonly log: Logger;
   /**
    * Sends the validated head, with the first body chunk when there is one (one socket write).
    * `bodyLength` is the whole body's length when the app returned it all at once; the transport

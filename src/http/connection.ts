@@ -1,7 +1,9 @@
 // The development listener: the same app over plain HTTP, with the environ a front end would build.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
+import { Cancellation } from '../gateway/cancellation';
 import type { ServeContext } from '../gateway/context';
 import { runApp } from '../gateway/driver';
 import { buildCgiVariables, createEnviron } from '../gateway/environ';
@@ -25,16 +27,16 @@ export function serveHttp(req: IncomingMessage, res: ServerResponse, context: Se
     res.writeHead(head.code, flatHeaders(head)).end(body);
     return;
   }
-  const transport = new HttpTransport(req, res);
+  const transport = new HttpTransport(req, res, log);
   const environ = createEnviron(vars, {
     input: req,
     errors: errorsStream((text) => log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors')),
-    signal: transport.signal,
+    signal: transport.cancellation.signal,
     protocol: 'http',
     log,
     multiprocess: context.multiprocess,
   });
-  void runApp(context.app, environ, transport, log);
+  void runApp(context.app, environ, transport);
 }
 
 /** The CGI variables (RFC 3875 §4.1) a front end would send for this request. */
@@ -71,20 +73,17 @@ function flatHeaders(head: ResponseHead): string[] {
 
 /** Maps the gateway's response onto Node's ServerResponse. */
 class HttpTransport implements ResponseTransport {
-  private readonly controller = new AbortController();
+  readonly cancellation = new Cancellation();
 
   constructor(
     req: IncomingMessage,
     private readonly res: ServerResponse,
+    readonly log: Logger,
   ) {
     res.on('close', () => {
-      if (!res.writableFinished) this.controller.abort();
+      if (!res.writableFinished) this.cancellation.abort();
     });
     req.on('error', () => undefined);
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {

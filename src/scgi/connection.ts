@@ -1,13 +1,15 @@
 // One SCGI connection: parser events to a gateway request, the CGI response back, then close.
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
+import { Cancellation } from '../gateway/cancellation';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
 import { DrainGate, endAndDrain } from '../gateway/drain';
 import { runApp } from '../gateway/driver';
-import { buildCgiVariables, createEnviron } from '../gateway/environ';
+import { buildCgiVariables, createEnviron, type RequestContext } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
-import { RequestBody, type BodySource } from '../gateway/input';
+import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
 import { plainResponse } from '../gateway/plain-response';
 import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
@@ -20,11 +22,15 @@ let nextConnectionId = 0;
 export const serveScgi: ConnectionHandler = (socket, context, onClose) =>
   new ScgiConnection(socket, context, onClose);
 
-class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, TrackedConnection {
+class ScgiConnection
+  implements ScgiSink, ResponseTransport, RequestContext, BodySource, TrackedConnection
+{
+  readonly cancellation = new Cancellation();
+  readonly protocol = 'scgi';
+  private readonly id = ++nextConnectionId;
   private readonly parser: ScgiParser;
-  private readonly log: Logger;
-  private readonly controller = new AbortController();
-  private input: RequestBody | null = null;
+  private connectionLog: Logger | null = null;
+  private requestBody: LazyBody | null = null;
   /** The app is running; stop must wait for it. */
   private busy = false;
   private responded = false;
@@ -35,7 +41,6 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
     private readonly context: ServeContext,
     onClose: () => void,
   ) {
-    this.log = context.log.child({ protocol: 'scgi', conn: ++nextConnectionId });
     this.parser = new ScgiParser(this, {
       maxHeaderBytes: context.limits.scgiMaxHeaderBytes,
       maxBodyBytes: context.limits.maxBodyBytes,
@@ -46,7 +51,7 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
       // nginx, Apache and lighttpd keep their side open until they have read the response, so an
       // end of input before it means the front end gave up (its client went away): stop the app.
       if (!this.responded && !socket.destroyed) {
-        this.controller.abort();
+        this.cancellation.abort();
         socket.destroy();
       }
     });
@@ -55,10 +60,10 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
-      if (!this.responded) this.controller.abort();
+      if (!this.responded) this.cancellation.abort();
       // Checked first: the error's stack trace costs more than the rest of a short request.
-      if (this.input !== null && !this.input.settled) {
-        this.input.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+      if (this.requestBody !== null && !this.requestBody.settled) {
+        this.requestBody.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
       }
       onClose();
     });
@@ -74,30 +79,46 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
       this.refuse(error as ProtocolError);
       return;
     }
-    const log = this.log;
-    this.input = new RequestBody(this, contentLength, (bytes) =>
-      log.warn({ bytes }, 'discarded bytes sent after the request body'),
+    this.requestBody = new LazyBody(
+      () =>
+        new RequestBody(this, contentLength, (bytes) =>
+          this.log.warn({ bytes }, 'discarded bytes sent after the request body'),
+        ),
     );
-    const environ = createEnviron(vars, {
-      input: this.input,
-      errors: errorsStream((text) => log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors')),
-      signal: this.controller.signal,
-      protocol: 'scgi',
-      log,
-      multiprocess: this.context.multiprocess,
-    });
     this.busy = true;
-    void runApp(this.context.app, environ, this, log).then(() => {
+    void runApp(this.context.app, createEnviron(vars, this), this).then(() => {
       this.busy = false;
     });
   }
 
   body(chunk: Buffer): void {
-    this.input?.deliver(chunk);
+    this.requestBody?.deliver(chunk);
   }
 
   bodyEnd(): void {
-    this.input?.finish();
+    this.requestBody?.finish();
+  }
+
+  // --- RequestContext: made on first use ---------------------------------------------------------
+
+  get log(): Logger {
+    return (this.connectionLog ??= this.context.log.child({ protocol: 'scgi', conn: this.id }));
+  }
+
+  get input(): RequestBody {
+    return this.requestBody!.stream;
+  }
+
+  get errors(): Writable {
+    return errorsStream((text) => this.log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors'));
+  }
+
+  get signal(): AbortSignal {
+    return this.cancellation.signal;
+  }
+
+  get multiprocess(): boolean {
+    return this.context.multiprocess;
   }
 
   excess(bytes: number): void {
@@ -105,14 +126,14 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
   }
 
   error(error: ScgiProtocolError): void {
-    if (this.input === null) {
+    if (this.requestBody === null) {
       this.refuse(error);
       return;
     }
     // The body can never complete: the request is lost, whatever the app was doing.
     this.log.warn({ code: error.code }, error.message);
-    this.input.fail(error);
-    this.controller.abort();
+    this.requestBody.fail(error);
+    this.cancellation.abort();
     this.socket.destroy();
   }
 
@@ -143,10 +164,6 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
   }
 
   // --- response transport ----------------------------------------------------------------------
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
     const head = withContentLength(response, bodyLength);
@@ -180,7 +197,7 @@ class ScgiConnection implements ScgiSink, ResponseTransport, BodySource, Tracked
   // --- daemon stop -------------------------------------------------------------------------------
 
   shutdown(): void {
-    if (!this.busy && this.input === null) this.socket.destroy();
+    if (!this.busy && this.requestBody === null) this.socket.destroy();
   }
 
   destroy(): void {

@@ -857,15 +857,15 @@ describe('abort', () => {
   });
 
   test('an error after the abort is logged at debug and sends nothing', async () => {
-    const transport = new FakeTransport();
     const { log, lines } = recordingLogger();
+    const transport = new FakeTransport({ log });
     await run(
       ok(function* () {
         yield 'a';
         transport.abortRequest();
         throw new Error('after abort');
       }),
-      { transport, log },
+      { transport },
     );
     expect(transport.calls).toEqual([head('a')]);
     expect(lines.filter((line) => line.level >= LEVEL.warn)).toEqual([]);
@@ -1184,7 +1184,7 @@ describe('runApp', () => {
       },
     ];
     for (const app of apps) {
-      await expect(runApp(app, makeEnviron(), new FakeTransport(), silentLog)).resolves.toBeUndefined();
+      await expect(runApp(app, makeEnviron(), new FakeTransport())).resolves.toBeUndefined();
     }
   });
 
@@ -1199,7 +1199,6 @@ describe('runApp', () => {
       },
       environ,
       new FakeTransport(),
-      silentLog,
     );
     expect(seen).toBe(environ);
   });

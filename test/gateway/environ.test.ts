@@ -468,6 +468,71 @@ describe('createEnviron', () => {
     expect(environ).toBe(vars);
     expect(environ).toMatchObject(snapshot);
   });
+
+  describe('input, errors, signal and log are read from the request only when the app reads them', () => {
+    const lazyKeys = [
+      ['sluice.input', 'input'],
+      ['sluice.errors', 'errors'],
+      ['sluice.signal', 'signal'],
+      ['sluice.log', 'log'],
+    ] as const;
+
+    function countingContext(): {
+      request: RequestContext;
+      values: RequestContext;
+      reads: Record<string, number>;
+    } {
+      const reads: Record<string, number> = {};
+      const values = context();
+      const request = { ...values };
+      for (const [, field] of lazyKeys) {
+        Object.defineProperty(request, field, {
+          get: () => {
+            reads[field] = (reads[field] ?? 0) + 1;
+            return values[field];
+          },
+        });
+      }
+      return { request, values, reads };
+    }
+
+    test('building the environ reads none of them', () => {
+      const { request, reads } = countingContext();
+      createEnviron(build({}), request);
+      expect(reads).toEqual({});
+    });
+
+    test.each(lazyKeys)('%s is read once, then kept as a plain data property', (key, field) => {
+      const { request, values, reads } = countingContext();
+      const environ = createEnviron(build({}), request) as unknown as Record<string, unknown>;
+      expect(environ[key]).toBe(values[field]);
+      expect(environ[key]).toBe(values[field]);
+      expect(reads[field]).toBe(1);
+      expect(Object.getOwnPropertyDescriptor(environ, key)).toMatchObject({
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    });
+
+    test('a copy of the environ carries the values (the dict a middleware builds)', () => {
+      const request = context();
+      const environ = createEnviron(build({}), request);
+      const copy = { ...environ };
+      expect(copy['sluice.input']).toBe(request.input);
+      expect(copy['sluice.signal']).toBe(request.signal);
+      expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
+    });
+
+    test('an app or middleware may replace them before reading', () => {
+      const { request, reads } = countingContext();
+      const environ = createEnviron(build({}), request);
+      const replacement = new PassThrough();
+      environ['sluice.input'] = replacement;
+      expect(environ['sluice.input']).toBe(replacement);
+      expect(reads.input).toBeUndefined();
+    });
+  });
 });
 
 describe('normalizePath', () => {

@@ -1,6 +1,7 @@
 // Fakes for gateway tests: an in-memory ResponseTransport, a recording logger and environ builders.
 import { Readable, Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { Cancellation } from '../../src/gateway/cancellation';
 import { runApp } from '../../src/gateway/driver';
 import { buildCgiVariables, createEnviron, type RequestContext } from '../../src/gateway/environ';
 import type { ResponseHead } from '../../src/gateway/response-head';
@@ -17,6 +18,8 @@ export type TransportCall =
 export interface FakeTransportOptions {
   /** Every send returns a promise that stays pending until `release()` (or the request is aborted). */
   readonly backpressure?: boolean;
+  /** The request's logger (silent unless given). */
+  readonly log?: Logger;
 }
 
 /**
@@ -24,7 +27,8 @@ export interface FakeTransportOptions {
  * mistaken for an app error). Send promises settle at the latest on abort, as a real connection's do.
  */
 export class FakeTransport implements ResponseTransport {
-  readonly controller = new AbortController();
+  readonly cancellation = new Cancellation();
+  readonly log: Logger;
   readonly calls: TransportCall[] = [];
   readonly violations: string[] = [];
   /** Raw chunks as the driver handed them over, head's first chunk included. */
@@ -36,11 +40,12 @@ export class FakeTransport implements ResponseTransport {
 
   constructor(options: FakeTransportOptions = {}) {
     this.backpressure = options.backpressure ?? false;
-    this.controller.signal.addEventListener('abort', () => this.releaseAll());
+    this.log = options.log ?? silentLog;
+    this.cancellation.onAbort(() => this.releaseAll());
   }
 
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return this.cancellation.signal;
   }
 
   /** Sends still waiting for the socket to drain. */
@@ -88,7 +93,7 @@ export class FakeTransport implements ResponseTransport {
 
   /** The front end goes away. */
   abortRequest(): void {
-    this.controller.abort();
+    this.cancellation.abort();
   }
 
   /** The socket drains: the oldest waiting send resolves. */
@@ -101,7 +106,7 @@ export class FakeTransport implements ResponseTransport {
   }
 
   private wait(): Promise<void> | undefined {
-    if (!this.backpressure || this.signal.aborted) return undefined;
+    if (!this.backpressure || this.cancellation.aborted) return undefined;
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 }
@@ -162,17 +167,18 @@ export function makeEnviron(overrides: EnvironOverrides = {}): Environ {
 export interface RunOptions {
   readonly method?: string;
   readonly transport?: FakeTransport;
+  /** The logger of the transport made here (a given transport brings its own). */
   readonly log?: Logger;
 }
 
 /** Runs `app` to completion over a fake transport (made here unless given). */
 export async function run(app: App, options: RunOptions = {}): Promise<FakeTransport> {
-  const transport = options.transport ?? new FakeTransport();
+  const transport = options.transport ?? new FakeTransport({ log: options.log });
   const environ = makeEnviron({
     vars: { REQUEST_METHOD: options.method ?? 'GET' },
     signal: transport.signal,
   });
-  await runApp(app, environ, transport, options.log ?? silentLog);
+  await runApp(app, environ, transport);
   return transport;
 }
 
