@@ -16,7 +16,7 @@ import {
 import { errorsStream } from '../gateway/errors-stream';
 import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
 import { plainResponse } from '../gateway/plain-response';
-import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
+import { headText, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
 import {
   FCGI_AUTHORIZER,
@@ -26,7 +26,7 @@ import {
   FCGI_STDOUT,
   type Role,
 } from './constants';
-import { endRequestRecord, stderrRecords, stdoutRecords, streamEndRecord } from './writer';
+import { endRequestRecord, stderrRecords, stdoutRecords, stdoutTextRecords, streamEndRecord } from './writer';
 
 /** What a request needs from its connection. */
 export interface RequestOwner {
@@ -92,17 +92,16 @@ class BodyFeed implements BodySource {
  */
 const SAME_RECORD_BODY = 16 * 1024;
 
-function headWithBody(head: Buffer, first: Buffer | null): Buffer {
-  return first === null || first.length > SAME_RECORD_BODY ? head : Buffer.concat([head, first]);
+function headRecords(requestId: number, head: ResponseHead, first: Buffer | null): Buffer[] {
+  if (first === null || first.length <= SAME_RECORD_BODY)
+    return stdoutTextRecords(requestId, headText(head), first);
+  return [...stdoutTextRecords(requestId, headText(head), null), ...stdoutRecords(requestId, first)];
 }
 
 /** A complete plain-text response of status `code` as STDOUT records, terminator included. */
 export function plainResponseRecords(requestId: number, code: number): Buffer[] {
   const { head, body } = plainResponse(code);
-  return [
-    ...stdoutRecords(requestId, headWithBody(serializeHead(head), body)),
-    streamEndRecord(FCGI_STDOUT, requestId),
-  ];
+  return [...headRecords(requestId, head, body), streamEndRecord(FCGI_STDOUT, requestId)];
 }
 
 export class FastCgiRequest implements ResponseTransport, RequestContext {
@@ -316,8 +315,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
     const head = withContentLength(response, bodyLength);
     if (this.done) return undefined;
     this.headSent = true;
-    const records = stdoutRecords(this.id, headWithBody(serializeHead(head), first));
-    if (first !== null && first.length > SAME_RECORD_BODY) records.push(...stdoutRecords(this.id, first));
+    const records = headRecords(this.id, head, first);
     this.takeHeldStderr(records);
     return this.owner.write(records, this);
   }

@@ -101,6 +101,28 @@ export function stdoutRecords(
   return streamRecords(type, requestId, data);
 }
 
+/**
+ * STDOUT records of `text` (latin1, a response head) followed by `data`. When both fit in one record,
+ * as a short response does, that record is one buffer: one allocation and one copy, where encoding
+ * the text, joining it with the data and framing them would take three.
+ */
+export function stdoutTextRecords(requestId: number, text: string, data: Buffer | null): Buffer[] {
+  checkApplicationId(requestId);
+  const length = text.length + (data === null ? 0 : data.length);
+  if (length > FCGI_MAX_CONTENT) {
+    const encoded = Buffer.from(text, 'latin1');
+    return streamRecords(FCGI_STDOUT, requestId, data === null ? encoded : Buffer.concat([encoded, data]));
+  }
+  if (length === 0) return [];
+  const padding = paddingFor(length);
+  const record = Buffer.allocUnsafe(FCGI_HEADER_LEN + length + padding);
+  writeHeader(record, 0, FCGI_STDOUT, requestId, length, padding);
+  record.write(text, FCGI_HEADER_LEN, 'latin1');
+  if (data !== null) data.copy(record, FCGI_HEADER_LEN + text.length);
+  record.fill(0, FCGI_HEADER_LEN + length);
+  return [record];
+}
+
 /** STDERR records carrying `data` (spec §5.3, §6.1); see {@link streamRecords}. */
 export function stderrRecords(requestId: number, data: Buffer): Buffer[] {
   return streamRecords(FCGI_STDERR, requestId, data);

@@ -4,38 +4,32 @@ import { GatewayError, SluiceError } from '../errors';
 import { plainResponse } from './plain-response';
 import { bodyAllowed, validateHead, type ResponseHead } from './response-head';
 import type { ResponseTransport } from './transport';
-import type { App, Body, Chunk, Environ, HeaderList, StartResponse, WriteFn } from './types';
+import type { App, AppResult, Body, Chunk, Environ, HeaderList, StartResponse, WriteFn } from './types';
 
 /** Settles when the request is aborted; lets the driver stop waiting on an app that ignores the signal. */
 const ABORTED = Symbol('aborted');
+
+/** The settled promise of a request served without waiting. */
+const DONE: Promise<void> = Promise.resolve();
 
 /**
  * Drives `app` for one request over `transport` and resolves when the response is complete or
  * abandoned; never rejects. Errors before the head went out become a 500; after it, the transport
  * makes the response look incomplete. The app's `close()` runs exactly once.
+ *
+ * A whole body the socket takes at once (the common short response) is served synchronously,
+ * without a microtask per step: the async paths are for promises, iterables and backpressure.
  */
-export async function runApp(app: App, environ: Environ, transport: ResponseTransport): Promise<void> {
+export function runApp(app: App, environ: Environ, transport: ResponseTransport): Promise<void> {
   const exchange = new Exchange(environ.REQUEST_METHOD, transport);
-  let result: Body | undefined;
+  let pending: AppResult;
   try {
-    const pending = app(environ, exchange.startResponse);
-    const body = isPromise(pending) ? await exchange.unlessAborted(pending) : pending;
-    if (body === ABORTED) {
-      // The body may still arrive; whatever it holds must be released all the same.
-      (pending as Promise<Body>).then(
-        (late) => callClose(late, transport),
-        () => undefined,
-      );
-      return;
-    }
-    result = body;
-    await exchange.pump(body);
-    if (!exchange.aborted) exchange.finish();
+    pending = app(environ, exchange.startResponse);
   } catch (error) {
     exchange.fail(error);
-  } finally {
-    await callClose(result, transport);
+    return DONE;
   }
+  return isPromise(pending) ? exchange.serveLater(pending) : exchange.serve(pending);
 }
 
 class Exchange {
@@ -92,8 +86,52 @@ class Exchange {
     }
   };
 
-  /** Iterates the body, sending each non-empty chunk and waiting whenever the socket asks to. */
-  async pump(body: Body): Promise<void> {
+  /** Serves the body the app returned, then closes it. */
+  serve(body: Body): Promise<void> {
+    let wait: Promise<void> | undefined;
+    try {
+      wait = this.pump(body);
+      if (wait === undefined && !this.aborted) this.finish();
+    } catch (error) {
+      this.fail(error);
+      return closeBody(body, this.transport);
+    }
+    return wait === undefined ? closeBody(body, this.transport) : this.serveAfter(wait, body);
+  }
+
+  /** Waits for the app's promise (unless the request is aborted first), then serves its body. */
+  async serveLater(pending: Promise<Body>): Promise<void> {
+    let body: Body | typeof ABORTED;
+    try {
+      body = await this.unlessAborted(pending);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (body === ABORTED) {
+      // The body may still arrive; whatever it holds must be released all the same.
+      pending.then(
+        (late) => closeBody(late, this.transport),
+        () => undefined,
+      );
+      return;
+    }
+    return this.serve(body);
+  }
+
+  private async serveAfter(wait: Promise<void>, body: Body): Promise<void> {
+    try {
+      await wait;
+      if (!this.aborted) this.finish();
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      await closeBody(body, this.transport);
+    }
+  }
+
+  /** Sends the body; a promise means it is still going (the socket asked to wait, or chunks are to come). */
+  private pump(body: Body): Promise<void> | undefined {
     if (typeof body === 'string' || body instanceof Uint8Array) return this.pumpWhole([body]);
     if (Array.isArray(body)) return this.pumpWhole(body as Chunk[]);
     if (
@@ -104,6 +142,11 @@ class Exchange {
     ) {
       throw new GatewayError('ERR_GATEWAY_BAD_BODY', 'the app must return chunks or an iterable of chunks');
     }
+    return this.pumpIterable(body);
+  }
+
+  /** Iterates the body, sending each non-empty chunk and waiting whenever the socket asks to. */
+  private async pumpIterable(body: Iterable<Chunk> | AsyncIterable<Chunk>): Promise<void> {
     const iterator = (
       Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : body[Symbol.iterator]()
     ) as Iterator<Chunk> | AsyncIterator<Chunk>;
@@ -135,16 +178,21 @@ class Exchange {
   }
 
   /** A body known in full before anything is sent: its length goes in the head. */
-  private async pumpWhole(chunks: readonly Chunk[]): Promise<void> {
+  private pumpWhole(chunks: readonly Chunk[]): Promise<void> | undefined {
     const buffers = chunks.map(toBuffer);
     let length = 0;
     for (const buffer of buffers) length += buffer.length;
     this.bodyLength = length;
-    for (const buffer of buffers) {
-      const wait = this.send(buffer);
-      if (wait) await wait;
-      if (this.aborted) return;
+    return this.sendFrom(buffers, 0);
+  }
+
+  /** Sends `buffers` from `index` on, synchronously until the socket asks to wait. */
+  private sendFrom(buffers: readonly Buffer[], index: number): Promise<void> | undefined {
+    for (let i = index; i < buffers.length; i++) {
+      const wait = this.send(buffers[i]);
+      if (wait) return wait.then(() => (this.aborted ? undefined : this.sendFrom(buffers, i + 1)));
     }
+    return undefined;
   }
 
   /** Sends a chunk, with the head first if it has not gone out yet. */
@@ -224,9 +272,18 @@ function abortedError(): SluiceError {
 }
 
 /** PEP 3333: the server calls the body's close() once the response is finished or abandoned. */
-async function callClose(result: unknown, transport: ResponseTransport): Promise<void> {
+function closeBody(result: unknown, transport: ResponseTransport): Promise<void> {
   const close = (result as { close?: unknown } | null | undefined)?.close;
-  if (typeof close !== 'function') return;
+  return typeof close === 'function'
+    ? callClose(close as (this: unknown) => unknown, result, transport)
+    : DONE;
+}
+
+async function callClose(
+  close: (this: unknown) => unknown,
+  result: unknown,
+  transport: ResponseTransport,
+): Promise<void> {
   try {
     await close.call(result);
   } catch (error) {

@@ -49,9 +49,14 @@ export function validateHead(status: unknown, headers: unknown): ResponseHead {
  * Location, and nginx 502s an empty head), then the headers and the blank line.
  */
 export function serializeHead(head: ResponseHead): Buffer {
+  return Buffer.from(headText(head), 'latin1');
+}
+
+/** {@link serializeHead} as text: one character per byte (validated heads hold nothing above U+00FF). */
+export function headText(head: ResponseHead): string {
   let text = 'Status: ' + head.status + '\r\n';
   for (const [name, value] of head.headers) text += name + ': ' + value + '\r\n';
-  return Buffer.from(text + '\r\n', 'latin1');
+  return text + '\r\n';
 }
 
 /** RFC 9110 §6.4.1: no body for HEAD, 1xx, 204 and 304. */

@@ -22,9 +22,7 @@ let nextConnectionId = 0;
 export const serveScgi: ConnectionHandler = (socket, context, onClose) =>
   new ScgiConnection(socket, context, onClose);
 
-class ScgiConnection
-  implements ScgiSink, ResponseTransport, RequestContext, BodySource, TrackedConnection
-{
+class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, BodySource, TrackedConnection {
   readonly cancellation = new Cancellation();
   readonly protocol = 'scgi';
   private readonly id = ++nextConnectionId;
@@ -63,7 +61,9 @@ class ScgiConnection
       if (!this.responded) this.cancellation.abort();
       // Checked first: the error's stack trace costs more than the rest of a short request.
       if (this.requestBody !== null && !this.requestBody.settled) {
-        this.requestBody.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+        this.requestBody.fail(
+          new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'),
+        );
       }
       onClose();
     });
@@ -110,7 +110,9 @@ class ScgiConnection
   }
 
   get errors(): Writable {
-    return errorsStream((text) => this.log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors'));
+    return errorsStream((text) =>
+      this.log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors'),
+    );
   }
 
   get signal(): AbortSignal {

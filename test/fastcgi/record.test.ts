@@ -45,6 +45,7 @@ import {
   stderrRecords,
   stdinRecords,
   stdoutRecords,
+  stdoutTextRecords,
   streamEndRecord,
   streamRecords,
   unknownTypeRecord,
@@ -159,6 +160,31 @@ describe('server-side writers', () => {
     expect(parts[1]).toBe(data); // the payload is not copied
     expect(parts[2]).toEqual(hex('000000'));
     expect(stdoutRecords(1, data)[2].buffer).toBe(parts[2].buffer); // padding is shared
+  });
+
+  test('a head and a short body in one STDOUT record, one buffer, zero-padded', () => {
+    const parts = stdoutTextRecords(1, 'Status: 200 OK\r\n\r\n', Buffer.from('hi\xff', 'latin1'));
+    expect(parts).toHaveLength(1);
+    // 18 + 3 = 21 bytes of content, 3 of padding
+    expect(parts[0]).toEqual(
+      Buffer.concat([
+        hex('01 06 0001 0015 03 00'),
+        Buffer.from('Status: 200 OK\r\n\r\nhi\xff', 'latin1'),
+        hex('000000'),
+      ]),
+    );
+    expect(stdoutTextRecords(2, 'é\r\n', null)).toEqual([
+      Buffer.concat([hex('01 06 0002 0003 05 00'), hex('e9 0d0a'), hex('0000000000')]),
+    ]);
+  });
+
+  test('a head and body too long for one record are split as stdoutRecords splits them', () => {
+    const text = 'X-Long: ' + 'a'.repeat(70_000) + '\r\n\r\n';
+    const body = Buffer.from('tail');
+    const expected = Buffer.concat(stdoutRecords(1, Buffer.concat([Buffer.from(text, 'latin1'), body])));
+    expect(Buffer.concat(stdoutTextRecords(1, text, body))).toEqual(expected);
+    expect(stdoutTextRecords(1, '', null)).toEqual([]);
+    expect(() => stdoutTextRecords(0, 'x', null)).toThrow(RangeError);
   });
 
   test('an 8-byte payload needs no padding entry', () => {
