@@ -45,11 +45,17 @@ export function validateHead(status: unknown, headers: unknown): ResponseHead {
 }
 
 /**
- * The head as CGI output: always an explicit Status line (Apache otherwise answers 200 to a bare
+ * The head as CGI output, followed by `first` (the start of the body) when given: always an explicit Status line (Apache otherwise answers 200 to a bare
  * Location, and nginx 502s an empty head), then the headers and the blank line.
  */
-export function serializeHead(head: ResponseHead): Buffer {
-  return Buffer.from(headText(head), 'latin1');
+export function serializeHead(head: ResponseHead, first: Buffer | null = null): Buffer {
+  const text = headText(head);
+  if (first === null) return Buffer.from(text, 'latin1');
+  // One buffer, so that a short response leaves in one write rather than a writev of two.
+  const out = Buffer.allocUnsafe(text.length + first.length);
+  out.write(text, 0, 'latin1');
+  first.copy(out, text.length);
+  return out;
 }
 
 /** {@link serializeHead} as text: one character per byte (validated heads hold nothing above U+00FF). */

@@ -18,6 +18,9 @@ import { ScgiParser, type HeaderPairs, type ScgiSink } from './parser';
 
 let nextConnectionId = 0;
 
+/** Bytes of body copied into the head's buffer, to leave in one write with it. */
+const SAME_WRITE_BODY = 16 * 1024;
+
 /** SCGI carries one request per connection; the connection ends with the response. */
 export const serveScgi: ConnectionHandler = (socket, context, onClose) =>
   new ScgiConnection(socket, context, onClose);
@@ -148,10 +151,7 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
     }
     const { head, body } = plainResponse(error.status);
     this.responded = true;
-    this.socket.cork();
-    this.socket.write(serializeHead(head));
-    this.socket.write(body);
-    this.socket.uncork();
+    this.socket.write(serializeHead(head, body));
     endAndDrain(this.socket, this.context.limits);
   }
 
@@ -170,12 +170,15 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
     const head = withContentLength(response, bodyLength);
     if (this.socket.destroyed) return undefined;
-    if (first === null) return this.drain.wait(this.socket.write(serializeHead(head)));
-    this.socket.cork();
-    this.socket.write(serializeHead(head));
-    const flushed = this.socket.write(first);
-    this.socket.uncork();
-    return this.drain.wait(flushed);
+    // A long first chunk is not worth copying next to the head: it goes in a writev of its own.
+    if (first !== null && first.length > SAME_WRITE_BODY) {
+      this.socket.cork();
+      this.socket.write(serializeHead(head));
+      const flushed = this.socket.write(first);
+      this.socket.uncork();
+      return this.drain.wait(flushed);
+    }
+    return this.drain.wait(this.socket.write(serializeHead(head, first)));
   }
 
   sendBody(chunk: Buffer): Promise<void> | undefined {

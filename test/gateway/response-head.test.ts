@@ -155,6 +155,12 @@ describe('serializeHead', () => {
     expect(bytes).toContain(0xe9);
     expect(bytes).not.toContain(0xc3);
   });
+
+  test('the first body chunk, when given, follows the blank line in the same buffer, byte for byte', () => {
+    const first = Buffer.from([0x68, 0x69, 0xff, 0x00]);
+    const bytes = serializeHead(validateHead('200 OK', [['X', '\u00e9']]), first);
+    expect(bytes).toEqual(Buffer.concat([Buffer.from('Status: 200 OK\r\nX: \xe9\r\n\r\n', 'latin1'), first]));
+  });
 });
 
 /** RFC 9110 §6.4.1 and §9.3.2. */
