@@ -144,7 +144,12 @@ export class RecordParser {
   readonly maxRequestsPerConnection: number;
 
   private readonly sink: RecordSink;
-  private readonly requests = new Map<number, RequestState>();
+  /**
+   * State per active request id, indexed by id. An array rather than a Map: front ends reuse id 1
+   * for request after request, and a Map shrinks (reallocates) each time its one entry goes.
+   */
+  private readonly requests: Array<RequestState | undefined> = [];
+  private active = 0;
 
   // The chunk queue: unread bytes start at `offset` in chunks[0]; `queued` counts them all.
   private chunks: Buffer[] = [];
@@ -199,12 +204,12 @@ export class RecordParser {
 
   /** Request ids active now: begun and not yet passed to {@link requestDone}. */
   get activeRequests(): number {
-    return this.requests.size;
+    return this.active;
   }
 
   /** Whether `requestId` is active: BEGIN_REQUEST seen, requestDone() not yet called (spec §3.3). */
   isActive(requestId: number): boolean {
-    return this.requests.has(requestId);
+    return this.requests[requestId] !== undefined;
   }
 
   /** Feeds bytes from the web server. Events for every complete part are reported before it returns. */
@@ -228,11 +233,12 @@ export class RecordParser {
    * again (spec §3.3). Its buffered PARAMS are dropped and its remaining input is ignored.
    */
   requestDone(requestId: number): void {
-    const req = this.requests.get(requestId);
+    const req = this.requests[requestId];
     if (req === undefined) return;
     this.releaseParams(req);
     req.phase = P_DONE;
-    this.requests.delete(requestId);
+    this.requests[requestId] = undefined;
+    this.active--;
   }
 
   private notePeak(): void {
@@ -377,7 +383,7 @@ export class RecordParser {
       return;
     }
 
-    const req = this.requests.get(id);
+    const req = this.requests[id];
     if (type === FCGI_BEGIN_REQUEST) {
       if (req !== undefined) {
         // The web server thinks the id is free while we still work on it (spec §3.3); nothing sent on
@@ -557,12 +563,13 @@ export class RecordParser {
     const role = (body[0] << 8) | body[1];
     const keepConn = (body[2] & FCGI_KEEP_CONN) !== 0;
     const id = this.requestId;
-    if (this.requests.size >= this.maxRequestsPerConnection) {
+    if (this.active >= this.maxRequestsPerConnection) {
       // The id stays inactive, so whatever else the web server sends for it is ignored (spec §3.3).
       this.sink.overloaded(id, role, keepConn);
       return;
     }
-    this.requests.set(id, new RequestState());
+    this.requests[id] = new RequestState();
+    this.active++;
     this.sink.beginRequest(id, role, keepConn);
   }
 
@@ -643,11 +650,13 @@ export class RecordParser {
     this.chunks = [];
     this.offset = 0;
     this.queued = 0;
-    for (const req of this.requests.values()) {
+    for (const req of this.requests) {
+      if (req === undefined) continue;
       this.releaseParams(req);
       req.phase = P_DONE;
     }
-    this.requests.clear();
+    this.requests.length = 0;
+    this.active = 0;
     this.sink.error(new FastCgiProtocolError(code, message, { cause }));
   }
 }

@@ -15,6 +15,8 @@ export interface ResponseHead {
   /** The numeric part of `status`. */
   readonly code: number;
   readonly headers: HeaderList;
+  /** A Content-Length the server adds after `headers` (see {@link withContentLength}). */
+  readonly contentLength?: number;
 }
 
 /** Checks an app's status line and headers; throws GatewayError on anything a front end could misread. */
@@ -62,6 +64,7 @@ export function serializeHead(head: ResponseHead, first: Buffer | null = null): 
 export function headText(head: ResponseHead): string {
   let text = 'Status: ' + head.status + '\r\n';
   for (const [name, value] of head.headers) text += name + ': ' + value + '\r\n';
+  if (head.contentLength !== undefined) text += 'Content-Length: ' + head.contentLength + '\r\n';
   return text + '\r\n';
 }
 
@@ -80,5 +83,5 @@ export function withContentLength(head: ResponseHead, length: number | undefined
   for (const [name] of head.headers) {
     if (name.length === 14 && name.toLowerCase() === 'content-length') return head;
   }
-  return { ...head, headers: [...head.headers, ['Content-Length', String(length)]] };
+  return { status: head.status, code: head.code, headers: head.headers, contentLength: length };
 }

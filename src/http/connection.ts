@@ -68,7 +68,9 @@ function httpVariables(req: IncomingMessage): string[] {
 }
 
 function flatHeaders(head: ResponseHead): string[] {
-  return head.headers.flat();
+  const flat = head.headers.flat();
+  if (head.contentLength !== undefined) flat.push('Content-Length', String(head.contentLength));
+  return flat;
 }
 
 /** Maps the gateway's response onto Node's ServerResponse. */

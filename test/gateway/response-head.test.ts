@@ -1,7 +1,7 @@
 // validateHead, serializeHead, bodyAllowed and plainResponse: what may reach a front end, and how.
 import { GatewayError } from '../../src/errors';
 import { plainResponse } from '../../src/gateway/plain-response';
-import { bodyAllowed, serializeHead, validateHead } from '../../src/gateway/response-head';
+import { bodyAllowed, serializeHead, validateHead, withContentLength } from '../../src/gateway/response-head';
 
 function codeOf(action: () => unknown): string | undefined {
   try {
@@ -211,5 +211,33 @@ describe('plainResponse', () => {
 
   test('built once per code', () => {
     expect(plainResponse(502)).toBe(plainResponse(502));
+  });
+});
+
+describe('withContentLength', () => {
+  const text = (status: string, headers: Array<[string, string]>, length: number | undefined): string =>
+    serializeHead(withContentLength(validateHead(status, headers), length)).toString('latin1');
+
+  test("adds the length of a body known in full, after the app's headers", () => {
+    expect(text('200 OK', [['Content-Type', 'text/plain']], 14)).toBe(
+      'Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n\r\n',
+    );
+    expect(text('404 Not Found', [], 0)).toBe('Status: 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  test.each(['content-length', 'Content-Length', 'CONTENT-LENGTH'])("keeps the app's own %s", (name) => {
+    expect(text('200 OK', [[name, '3']], 14)).toBe(`Status: 200 OK\r\n${name}: 3\r\n\r\n`);
+  });
+
+  test.each(['101 Switching Protocols', '204 No Content', '304 Not Modified'])(
+    'adds none to a %s, which has no body',
+    (status) => {
+      expect(text(status, [], 0)).toBe(`Status: ${status}\r\n\r\n`);
+    },
+  );
+
+  test('adds none when the length is unknown (a streamed body), and returns the head unchanged', () => {
+    const head = validateHead('200 OK', []);
+    expect(withContentLength(head, undefined)).toBe(head);
   });
 });
