@@ -19,6 +19,7 @@ import type { FastCgiProtocolError } from './errors';
 import type { PairList } from './pairs';
 import { RecordParser, type RecordSink } from './parser';
 import { FastCgiRequest, plainResponseRecords, type RequestOwner } from './request';
+import { RequestTable } from './request-table';
 import { endRequestRecord, getValuesResultRecord, unknownTypeRecord } from './writer';
 
 let nextConnectionId = 0;
@@ -40,7 +41,7 @@ export const serveFastCgi: ConnectionHandler = (socket, context, onClose) =>
 class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private readonly parser: RecordParser;
   private readonly log: Logger;
-  private readonly requests = new Map<number, FastCgiRequest>();
+  private readonly requests = new RequestTable<FastCgiRequest>();
   /** Set once the front end asked about multiplexing or overlapped two requests. */
   private shared = false;
   /** Close once the requests in flight are answered (FCGI_KEEP_CONN unset, or daemon stopping). */

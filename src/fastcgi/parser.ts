@@ -19,6 +19,7 @@ import {
 } from './constants';
 import { FastCgiProtocolError, type FastCgiErrorCode } from './errors';
 import { decodePairList, type PairList } from './pairs';
+import { RequestTable } from './request-table';
 
 /**
  * Receives what {@link RecordParser} reads. Calls are synchronous, in wire order, from inside
@@ -144,12 +145,7 @@ export class RecordParser {
   readonly maxRequestsPerConnection: number;
 
   private readonly sink: RecordSink;
-  /**
-   * State per active request id, indexed by id. An array rather than a Map: front ends reuse id 1
-   * for request after request, and a Map shrinks (reallocates) each time its one entry goes.
-   */
-  private readonly requests: Array<RequestState | undefined> = [];
-  private active = 0;
+  private readonly requests = new RequestTable<RequestState>();
 
   // The chunk queue: unread bytes start at `offset` in chunks[0]; `queued` counts them all.
   private chunks: Buffer[] = [];
@@ -204,12 +200,12 @@ export class RecordParser {
 
   /** Request ids active now: begun and not yet passed to {@link requestDone}. */
   get activeRequests(): number {
-    return this.active;
+    return this.requests.size;
   }
 
   /** Whether `requestId` is active: BEGIN_REQUEST seen, requestDone() not yet called (spec §3.3). */
   isActive(requestId: number): boolean {
-    return this.requests[requestId] !== undefined;
+    return this.requests.get(requestId) !== undefined;
   }
 
   /** Feeds bytes from the web server. Events for every complete part are reported before it returns. */
@@ -233,12 +229,11 @@ export class RecordParser {
    * again (spec §3.3). Its buffered PARAMS are dropped and its remaining input is ignored.
    */
   requestDone(requestId: number): void {
-    const req = this.requests[requestId];
+    const req = this.requests.get(requestId);
     if (req === undefined) return;
     this.releaseParams(req);
     req.phase = P_DONE;
-    this.requests[requestId] = undefined;
-    this.active--;
+    this.requests.delete(requestId);
   }
 
   private notePeak(): void {
@@ -383,7 +378,7 @@ export class RecordParser {
       return;
     }
 
-    const req = this.requests[id];
+    const req = this.requests.get(id);
     if (type === FCGI_BEGIN_REQUEST) {
       if (req !== undefined) {
         // The web server thinks the id is free while we still work on it (spec §3.3); nothing sent on
@@ -563,13 +558,12 @@ export class RecordParser {
     const role = (body[0] << 8) | body[1];
     const keepConn = (body[2] & FCGI_KEEP_CONN) !== 0;
     const id = this.requestId;
-    if (this.active >= this.maxRequestsPerConnection) {
+    if (this.requests.size >= this.maxRequestsPerConnection) {
       // The id stays inactive, so whatever else the web server sends for it is ignored (spec §3.3).
       this.sink.overloaded(id, role, keepConn);
       return;
     }
-    this.requests[id] = new RequestState();
-    this.active++;
+    this.requests.set(id, new RequestState());
     this.sink.beginRequest(id, role, keepConn);
   }
 
@@ -650,13 +644,11 @@ export class RecordParser {
     this.chunks = [];
     this.offset = 0;
     this.queued = 0;
-    for (const req of this.requests) {
-      if (req === undefined) continue;
+    for (const req of this.requests.values()) {
       this.releaseParams(req);
       req.phase = P_DONE;
     }
-    this.requests.length = 0;
-    this.active = 0;
+    this.requests.clear();
     this.sink.error(new FastCgiProtocolError(code, message, { cause }));
   }
 }

@@ -46,24 +46,56 @@ const ROLE_NAMES: Record<Role, string> = { 1: 'RESPONDER', 2: 'AUTHORIZER', 3: '
 /** Most STDERR bytes held back while the head is not out yet; the rest is logged instead. */
 const HELD_STDERR_CAP = 64 * 1024;
 
-/** Feeds a request body either by pausing the socket or, on a shared connection, through a spool. */
+/**
+ * One body stream of a request (STDIN, or DATA for a filter), fed either by pausing the socket or,
+ * on a shared connection, through a spool. The spool and the app's stream are made on first use:
+ * most requests have no body at all.
+ */
 class BodyFeed implements BodySource {
-  readonly spool: BodySpool;
+  readonly body: LazyBody;
+  private spool: BodySpool | null = null;
   /** This feed paused the socket (the connection was not shared then). */
   private pausedSocket = false;
 
   constructor(
     private readonly owner: RequestOwner,
-    memoryCap: number,
-    onError: (error: Error) => void,
+    private readonly memoryCap: number,
+    private readonly onError: (error: Error) => void,
+    expected: number | null,
+    onExcess: (bytes: number) => void,
   ) {
-    // Spilling to the file must not fall behind the socket either: hold the connection for a disk write.
-    this.spool = new BodySpool(memoryCap, null, onError, (paused) => owner.pauseInput(paused));
+    this.body = new LazyBody(() => new RequestBody(this, expected, onExcess));
+  }
+
+  private get spooled(): BodySpool {
+    if (this.spool === null) {
+      // Spilling to the file must not fall behind the socket either: hold the connection for a disk write.
+      this.spool = new BodySpool(this.memoryCap, null, this.onError, (paused) =>
+        this.owner.pauseInput(paused),
+      );
+      this.spool.attach(this.body);
+    }
+    return this.spool;
+  }
+
+  push(chunk: Buffer): void {
+    this.spooled.push(chunk);
+  }
+
+  /** The front end ended the stream. */
+  finish(): void {
+    if (this.spool === null) this.body.finish();
+    else this.spool.finish();
+  }
+
+  /** The request is over: release what the spool holds. */
+  close(): void {
+    this.spool?.close();
   }
 
   pause(): void {
     if (this.owner.multiplexing) {
-      this.spool.pause();
+      this.spooled.pause();
       return;
     }
     this.pausedSocket = true;
@@ -71,7 +103,7 @@ class BodyFeed implements BodySource {
   }
 
   resume(): void {
-    this.spool.resume();
+    this.spool?.resume();
     this.pausedSocket = false;
     this.owner.pauseInput(false);
   }
@@ -80,7 +112,7 @@ class BodyFeed implements BodySource {
   becameShared(): void {
     if (!this.pausedSocket) return;
     this.pausedSocket = false;
-    this.spool.pause();
+    this.spooled.pause();
     this.owner.pauseInput(false);
   }
 }
@@ -108,9 +140,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
   readonly cancellation = new Cancellation();
   readonly protocol = 'fastcgi';
   private requestLog: Logger | null = null;
-  private inputBody: LazyBody | null = null;
   private inputFeed: BodyFeed | null = null;
-  private dataBody: LazyBody | null = null;
   private dataFeed: BodyFeed | null = null;
   private headSent = false;
   private heldStderr: Buffer[] = [];
@@ -138,7 +168,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
   }
 
   get input(): RequestBody {
-    return this.inputBody!.stream;
+    return this.inputFeed!.body.stream;
   }
 
   get errors(): Writable {
@@ -176,46 +206,41 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
       return;
     }
     vars.FCGI_ROLE = ROLE_NAMES[this.role];
-    const memoryCap = context.limits.fcgiStdinMemoryBytes;
-    const onSpoolError = (error: Error): void => this.fail(error);
-    this.inputFeed = new BodyFeed(this.owner, memoryCap, onSpoolError);
-    this.inputBody = this.body(this.inputFeed, expected);
+    this.inputFeed = this.feed(expected);
     const environ = createEnviron(vars, this);
     if (this.role === FCGI_FILTER) {
-      this.dataFeed = new BodyFeed(this.owner, memoryCap, onSpoolError);
-      this.dataBody = this.body(this.dataFeed, dataLength);
-      environ['sluice.data'] = this.dataBody.stream;
+      this.dataFeed = this.feed(dataLength);
+      environ['sluice.data'] = this.dataFeed.body.stream;
     }
     // A body of known length 0 is complete now: some front ends send no empty STDIN for it.
-    if (expected === 0) this.inputFeed.spool.finish();
+    if (expected === 0) this.inputFeed.finish();
     void runApp(context.app, environ, this);
   }
 
-  private body(feed: BodyFeed, expected: number | null): LazyBody {
-    const body = new LazyBody(
-      () =>
-        new RequestBody(feed, expected, (bytes) =>
-          this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
-        ),
+  private feed(expected: number | null): BodyFeed {
+    return new BodyFeed(
+      this.owner,
+      this.owner.context.limits.fcgiStdinMemoryBytes,
+      (error) => this.fail(error),
+      expected,
+      (bytes) => this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
     );
-    feed.spool.attach(body);
-    return body;
   }
 
   stdin(chunk: Buffer): void {
-    this.inputFeed?.spool.push(chunk);
+    this.inputFeed?.push(chunk);
   }
 
   stdinEnd(): void {
-    this.inputFeed?.spool.finish();
+    this.inputFeed?.finish();
   }
 
   dataChunk(chunk: Buffer): void {
-    this.dataFeed?.spool.push(chunk);
+    this.dataFeed?.push(chunk);
   }
 
   dataEnd(): void {
-    this.dataFeed?.spool.finish();
+    this.dataFeed?.finish();
   }
 
   /** ABORT_REQUEST (spec §5.4): stop the app and answer at once, without waiting for it. */
@@ -236,7 +261,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
   /** A protocol error that ends only this request. */
   protocolError(error: ProtocolError): void {
     if (this.done) return;
-    if (this.inputBody === null) {
+    if (this.inputFeed === null) {
       this.refuse(error);
       return;
     }
@@ -248,10 +273,10 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
 
   private stopApp(reason: Error): void {
     this.cancellation.abort();
-    this.inputBody?.fail(reason);
-    this.dataBody?.fail(reason);
-    this.inputFeed?.spool.close();
-    this.dataFeed?.spool.close();
+    this.inputFeed?.body.fail(reason);
+    this.dataFeed?.body.fail(reason);
+    this.inputFeed?.close();
+    this.dataFeed?.close();
   }
 
   private fail(error: Error): void {
@@ -353,8 +378,8 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
   private finish(records: Buffer[], closeConnection: boolean): void {
     void this.owner.write(records, this);
     this.done = true;
-    this.inputFeed?.spool.close();
-    this.dataFeed?.spool.close();
+    this.inputFeed?.close();
+    this.dataFeed?.close();
     this.owner.ended(this, closeConnection || !this.keepConn);
   }
 }
