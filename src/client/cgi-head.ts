@@ -11,7 +11,7 @@ export interface CgiResponseHead {
   readonly headers: ReadonlyArray<readonly [string, string]>;
 }
 
-/** Largest head accepted by default: lighttpd's cap; nginx's default buffer is smaller still. */
+/** Largest head accepted by default, its blank line included: lighttpd's cap; nginx's default buffer is smaller still. */
 export const DEFAULT_MAX_HEAD_BYTES = 65536;
 
 // RFC 3875 §6.3.3: Status = "Status:" SP 3digit SP reason-phrase (the reason may be empty here).
@@ -96,7 +96,7 @@ export class CgiHeadParser {
       this.pending = buf === chunk ? Buffer.from(chunk) : buf;
       return undefined;
     }
-    if (end.headLength > this.maxHeadBytes) {
+    if (end.bodyStart > this.maxHeadBytes) {
       throw new ClientError('ERR_CLIENT_HEAD_TOO_LARGE', `response head exceeds ${this.maxHeadBytes} bytes`);
     }
     this.pending = Buffer.alloc(0);
