@@ -35,7 +35,14 @@ export async function runPing(flags: PingFlags, io: CommandIo): Promise<number> 
       return 0;
     }
     const params = requestEnviron({ target: flags.path, env: flags.env.map(parseAssignment) });
-    const response = await cgiRequest(server.protocol, { params }, options);
+    const response = await cgiRequest(
+      server.protocol,
+      { params },
+      {
+        ...options,
+        onStderr: (chunk) => void io.stderr.write(chunk),
+      },
+    );
     response.body.resume();
     const line = `${server.label} ${flags.path}: ${response.status} ${response.reason} ${elapsed()}`;
     if (response.status >= 200 && response.status < 400) {

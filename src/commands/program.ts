@@ -34,13 +34,15 @@ Examples:
 
 const PING_HELP = `
 Without --path, sends FastCGI GET_VALUES, which PHP-FPM and sluice answer without running the app.
-With --path, sends a GET and wants a 2xx or 3xx status (the only way over SCGI).
+With --path, sends a GET and wants a 2xx or 3xx status (the only way over SCGI). PHP-FPM checks
+SCRIPT_FILENAME even for its ping.path: add --env SCRIPT_FILENAME=/ping.
 
 Exit codes: 0 it answered, 2 usage, 3 unreachable or timed out, 4 not FastCGI, 5 --path gave another status.
 
 Examples:
   sluice ping --connect unix:/run/sluice/fastcgi.sock
   sluice ping --connect 127.0.0.1:4000 --protocol scgi --path /health
+  sluice ping --connect unix:/run/php/php8.2-fpm.sock --path /ping --env SCRIPT_FILENAME=/ping
   ExecStartPost=/usr/bin/sluice ping --connect unix:/run/sluice/fastcgi.sock   (systemd)`;
 
 /** Adds `request`, `ping` and `bridge` to the program; `run` receives each command's exit code. */

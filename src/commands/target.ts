@@ -35,7 +35,8 @@ export function resolveTarget(flags: TargetFlags, env: Readonly<Record<string, s
       'no server to talk to: give --connect ADDR or set SLUICE_CONNECT',
     );
   }
-  const protocol = flags.protocol ?? env.SLUICE_PROTOCOL ?? 'fastcgi';
+  // An empty variable counts as unset, as shells make it easy to leave one so.
+  const protocol = flags.protocol ?? (env.SLUICE_PROTOCOL || 'fastcgi');
   if (protocol !== 'fastcgi' && protocol !== 'scgi') {
     throw new UsageError(
       'ERR_USAGE_PROTOCOL',
