@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the real front ends the interop tests start themselves (Debian/Ubuntu), and only those missing.
+# Installs the real front ends and servers the interop tests start themselves (Debian/Ubuntu), and
+# only those missing: apache2 also serves as the CGI host of the bridge tests, php-fpm as a FastCGI
+# server for the client tests.
 set -euo pipefail
 
-packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk)
+packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk php-fpm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -16,7 +18,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packages start their own services on install; the tests want the ports to themselves and
   # start private instances from the configs under test/ instead.
-  for s in nginx apache2 lighttpd haproxy; do
+  for s in nginx apache2 lighttpd haproxy $(cd /etc/init.d 2>/dev/null && ls -d php*-fpm 2>/dev/null); do
     "${sudo[@]}" systemctl stop "$s" 2>/dev/null || "${sudo[@]}" service "$s" stop 2>/dev/null || true
   done
 fi

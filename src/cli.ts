@@ -1,5 +1,6 @@
 // The `sluice` command line: parses flags, starts the daemon, maps failures to exit codes.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { addClientCommands } from './commands/program';
 import { Daemon, type ListenerSpec } from './daemon';
 import { SluiceError, UsageError } from './errors';
 import { parseAddress } from './gateway/address';
@@ -129,11 +130,19 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
     .addHelpText('after', SERVE_EXAMPLES)
     .action((appModule: string, flags: ServeFlags) => run(serve(appModule, flags)));
 
+  addClientCommands(program, run, () => ({
+    env: process.env,
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  }));
+
   program.addHelpText(
     'after',
     `
 Examples:
   sluice serve examples/hello.mjs --http :8080 --scgi unix:/tmp/sluice.sock
+  sluice request --connect unix:/tmp/sluice-fastcgi.sock -i /
   sluice serve --help`,
   );
   return program;

@@ -1,26 +1,20 @@
 // A small FastCGI client for tests: sends requests (several ids per connection, any flags) with the
 // project's own record writer and collects, per request id, what the daemon answered, record by record.
 import net from 'node:net';
-import {
-  FCGI_HEADER_LEN,
-  FCGI_KEEP_CONN,
-  FCGI_RESPONDER,
-  FCGI_STDIN,
-  FCGI_DATA,
-} from '../../src/fastcgi/constants';
+import { netConnectOptions } from '../../src/client/connect';
+import { requestHeadRecords } from '../../src/client/fastcgi-client';
+import { FCGI_HEADER_LEN, FCGI_STDIN, FCGI_DATA } from '../../src/fastcgi/constants';
 import type { PairList } from '../../src/fastcgi/pairs';
 import { decodeHeader, encodeHeader, paddingFor } from '../../src/fastcgi/record';
 import { ReplyParser } from '../../src/fastcgi/reply-parser';
 import {
   abortRequestRecord,
-  beginRequestRecord,
   dataRecords,
   getValuesRecord,
-  paramsRecords,
   stdinRecords,
   streamEndRecord,
 } from '../../src/fastcgi/writer';
-import { connectOptions, parseCgiResponse, requestVariables, type CgiResponse } from './scgi';
+import { parseCgiResponse, requestVariables, type CgiResponse } from './scgi';
 
 /** One record header as it came off the wire, in arrival order. */
 export interface ReceivedRecord {
@@ -75,9 +69,11 @@ export const fcgiParams = requestVariables;
 
 /** The records of one whole request, BEGIN_REQUEST to the end of STDIN (and DATA). */
 export function requestRecords(id: number, spec: RequestSpec): Buffer[] {
-  const flags = spec.keepConn === false ? 0 : FCGI_KEEP_CONN;
-  const out = [beginRequestRecord(id, spec.role ?? FCGI_RESPONDER, flags)];
-  out.push(...paramsRecords(id, spec.params, spec.paramsMaxContent));
+  const out = requestHeadRecords(id, spec.params, {
+    role: spec.role,
+    keepConn: spec.keepConn !== false,
+    paramsMaxContent: spec.paramsMaxContent,
+  });
   if (spec.stdin !== undefined) out.push(...stdinRecords(id, spec.stdin, spec.stdinMaxContent));
   if (spec.endStdin !== false) out.push(streamEndRecord(FCGI_STDIN, id));
   if (spec.data !== undefined) {
@@ -166,7 +162,7 @@ export class FastCgiClient {
   /** Connects to `unix:/path` or `host:port`. */
   static connect(address: string, timeoutMs = 5000): Promise<FastCgiClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(connectOptions(address));
+      const socket = net.connect(netConnectOptions(address));
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`no connection to ${address} within ${timeoutMs} ms`));

@@ -69,6 +69,9 @@ const CANONICAL = {
 } as const;
 /** Canonical address of a FastCGI authorizer (Apache AuthnzFcgiDefineProvider), see Upstream.authorizer. */
 const CANONICAL_AUTHORIZER = 'fcgi://127.0.0.1:9001/';
+/** Where CGI-bridge deploy files find deploy/cgi/sluice-bridge.cgi; the harness renders it into the prefix. */
+const CANONICAL_BRIDGE_DIR = '/usr/local/lib/sluice/';
+const BRIDGE_SCRIPT = 'deploy/cgi/sluice-bridge.cgi';
 
 type Protocol = keyof typeof CANONICAL;
 
@@ -77,6 +80,10 @@ const BINARIES: Record<FrontEndName, readonly string[]> = {
   apache: ['apache2', 'httpd'],
   lighttpd: ['lighttpd'],
   haproxy: ['haproxy'],
+};
+// Other programs the tests start; Debian names php-fpm after its PHP version.
+const OTHER_BINARIES: Record<string, readonly string[]> = {
+  'php-fpm': ['php-fpm', 'php-fpm8.4', 'php-fpm8.3', 'php-fpm8.2', 'php-fpm8.1'],
 };
 
 const INSTALL_HINT: Record<string, string> = {
@@ -88,6 +95,7 @@ const INSTALL_HINT: Record<string, string> = {
   haproxy: 'apt-get install haproxy',
   'cgi-fcgi': 'apt-get install libfcgi-bin',
   wrk: 'apt-get install wrk',
+  'php-fpm': 'apt-get install php-fpm',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -100,7 +108,7 @@ function isCI(): boolean {
 
 /** Full path of an executable, searching PATH plus the sbin directories non-root PATHs lack. */
 export function findBinary(name: string): string | undefined {
-  const candidates = (BINARIES as Record<string, readonly string[]>)[name] ?? [name];
+  const candidates = (BINARIES as Record<string, readonly string[]>)[name] ?? OTHER_BINARIES[name] ?? [name];
   const dirs = [
     ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean),
     '/usr/local/sbin',
@@ -137,7 +145,8 @@ function isExecutable(file: string): boolean {
 export function requireBinary(name: string): boolean {
   if (findBinary(name) !== undefined) return true;
   const hint = INSTALL_HINT[name] ? ` (install: ${INSTALL_HINT[name]})` : '';
-  const searched = (BINARIES as Record<string, readonly string[]>)[name]?.join(' or ') ?? name;
+  const searched =
+    ((BINARIES as Record<string, readonly string[]>)[name] ?? OTHER_BINARIES[name])?.join(' or ') ?? name;
   if (isCI()) {
     throw new Error(
       `required binary ${searched} not found in PATH or /usr/sbin${hint}; ` +
@@ -318,8 +327,16 @@ interface Rewrite {
   required: boolean;
 }
 
-function protocolOf(deployFile: string): Protocol {
+/** Whether a deploy file runs `sluice bridge` as a CGI program rather than proxying. */
+function isBridge(deployFile: string): boolean {
+  return path.basename(deployFile).includes('bridge');
+}
+
+function protocolOf(deployFile: string, upstream?: Upstream): Protocol {
   const base = path.basename(deployFile);
+  // The bridge speaks either protocol: FastCGI, as shipped, unless the test gives only an SCGI upstream.
+  if (isBridge(deployFile))
+    return upstream?.fastcgi === undefined && upstream?.scgi !== undefined ? 'scgi' : 'fastcgi';
   // Authorizers exist in FastCGI only (Apache's mod_authnz_fcgi).
   if (base.includes('fastcgi') || base.includes('fcgi') || base.includes('authorizer')) return 'fastcgi';
   if (base.includes('scgi')) return 'scgi';
@@ -334,10 +351,28 @@ export function deployRewrites(
   port: number,
   prefix: string,
   authorizer?: string,
+  bridge = false,
 ): Array<{ find: string; replace: string; required: boolean }> {
   const up = parseUpstream(upstream);
   const canonical = CANONICAL[protocol];
   const rewrites: Rewrite[] = [];
+  if (bridge) {
+    if (name !== 'apache') throw new Error(`no CGI-bridge deploy file for ${name}`);
+    return [
+      { find: '<VirtualHost *:80>', replace: `<VirtualHost *:${port}>`, required: true },
+      {
+        find: `"unix:${CANONICAL.fastcgi.socket}"`,
+        replace: up.kind === 'unix' ? `"unix:${up.path}"` : `"${up.host}:${up.port}"`,
+        required: true,
+      },
+      {
+        find: 'SetEnv SLUICE_PROTOCOL fastcgi',
+        replace: `SetEnv SLUICE_PROTOCOL ${protocol}`,
+        required: true,
+      },
+      { find: CANONICAL_BRIDGE_DIR, replace: `${prefix}/cgi-bin/`, required: true },
+    ];
+  }
   switch (name) {
     case 'nginx':
       rewrites.push(
@@ -407,9 +442,17 @@ function renderDeploy(
   port: number,
   prefix: string,
   authorizer?: string,
+  protocol: Protocol = protocolOf(deployFile),
 ): string {
-  const protocol = protocolOf(deployFile);
-  const rewrites = deployRewrites(name, protocol, upstreamSpec, port, prefix, authorizer);
+  const rewrites = deployRewrites(
+    name,
+    protocol,
+    upstreamSpec,
+    port,
+    prefix,
+    authorizer,
+    isBridge(deployFile),
+  );
   const used = new Set<string>();
   // Rewrite active lines only: comments keep the canonical values users read, and a token that
   // survives only in a comment must not count as present.
@@ -494,10 +537,41 @@ interface Layout {
   argv: string[];
 }
 
+/**
+ * The shipped bridge wrapper, as the web server's user runs it: deploy/cgi/sluice-bridge.cgi with only
+ * the sluice command replaced by this node and this repository's bin/sluice, into <prefix>/cgi-bin/.
+ */
+function renderBridgeScript(prefix: string): void {
+  const source = path.join(REPO_ROOT, BRIDGE_SCRIPT);
+  const text = fs.readFileSync(source, 'utf8');
+  const command = '/usr/bin/sluice';
+  const active = text.split('\n').filter((line) => !line.trim().startsWith('#') && line.includes(command));
+  if (active.length !== 1) {
+    throw new Error(
+      `${BRIDGE_SCRIPT} must run ${command} on exactly one active line (the harness rewrites it)`,
+    );
+  }
+  const rendered = text
+    .split('\n')
+    .map((line) =>
+      line.trim().startsWith('#')
+        ? line
+        : line.replace(command, `'${process.execPath}' '${path.join(REPO_ROOT, 'bin', 'sluice')}'`),
+    )
+    .join('\n');
+  const dir = path.join(prefix, 'cgi-bin');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.chmodSync(dir, 0o755);
+  const target = path.join(dir, path.basename(BRIDGE_SCRIPT));
+  fs.writeFileSync(target, rendered, { mode: 0o755 });
+  fs.chmodSync(target, 0o755);
+}
+
 function prepare(
   name: FrontEndName,
   binary: string,
   deployFile: string,
+  protocol: Protocol,
   upstreamSpec: string,
   authorizer: string | undefined,
   port: number,
@@ -514,9 +588,19 @@ function prepare(
 
   const deploySource = path.resolve(REPO_ROOT, deployFile);
   const deployText = fs.readFileSync(deploySource, 'utf8');
-  const rendered = renderDeploy(name, deployFile, deployText, upstreamSpec, port, prefix, authorizer);
+  const rendered = renderDeploy(
+    name,
+    deployFile,
+    deployText,
+    upstreamSpec,
+    port,
+    prefix,
+    authorizer,
+    protocol,
+  );
   const renderedDeploy = path.join(prefix, path.basename(deployFile));
   fs.writeFileSync(renderedDeploy, rendered);
+  if (isBridge(deployFile)) renderBridgeScript(prefix);
 
   const wrapperName = {
     nginx: 'nginx.conf',
@@ -628,7 +712,7 @@ export async function startFrontEnd(
       `${name} is not installed (${BINARIES[name].join(' or ')} not found); guard with requireBinary()`,
     );
   }
-  const protocol = protocolOf(deployFile);
+  const protocol = protocolOf(deployFile, upstream);
   const upstreamSpec = upstream[protocol];
   if (!upstreamSpec) throw new Error(`${deployFile} needs upstream.${protocol}`);
   if (upstream.authorizer !== undefined && name !== 'apache') {
@@ -638,7 +722,7 @@ export async function startFrontEnd(
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(name, binary, deployFile, upstreamSpec, upstream.authorizer, options);
+      return await startOnce(name, binary, deployFile, protocol, upstreamSpec, upstream.authorizer, options);
     } catch (err) {
       lastError = err as Error;
       // Another process took the port between freePort() and bind(): try a new one.
@@ -652,6 +736,7 @@ async function startOnce(
   name: FrontEndName,
   binary: string,
   deployFile: string,
+  protocol: Protocol,
   upstreamSpec: string,
   authorizer: string | undefined,
   options: StartOptions,
@@ -665,7 +750,7 @@ async function startOnce(
 
   let layout: Layout;
   try {
-    layout = prepare(name, binary, deployFile, upstreamSpec, authorizer, port, prefix, options);
+    layout = prepare(name, binary, deployFile, protocol, upstreamSpec, authorizer, port, prefix, options);
   } catch (err) {
     removePrefix();
     throw err;

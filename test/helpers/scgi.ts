@@ -1,6 +1,8 @@
-// Raw SCGI for tests: send a request over a socket, read everything until close, split the CGI response.
+// SCGI for tests: raw bytes over a socket for malformed input, whole requests through the client library.
 import net from 'node:net';
-import { serializeScgiHeaders } from '../../src/scgi/serializer';
+import { CgiHeadParser } from '../../src/client/cgi-head';
+import { netConnectOptions } from '../../src/client/connect';
+import { scgiExchange } from '../../src/client/scgi-client';
 
 export interface CgiResponse {
   status: number;
@@ -11,33 +13,18 @@ export interface CgiResponse {
   raw: Buffer;
 }
 
-/** Splits a CGI response (Status line, headers, blank line, body). */
+/** Splits a CGI response (Status line, headers, blank line, body) with the client's head parser. */
 export function parseCgiResponse(raw: Buffer): CgiResponse {
-  const end = raw.indexOf('\r\n\r\n');
-  if (end === -1)
+  const parsed = new CgiHeadParser(raw.length + 1).push(raw);
+  if (parsed === undefined)
     throw new Error(`no end of head in ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
-  const lines = raw.subarray(0, end).toString('latin1').split('\r\n');
-  const headers: Array<[string, string]> = lines.map((line) => {
-    const colon = line.indexOf(':');
-    return [line.slice(0, colon), line.slice(colon + 1).trim()];
-  });
-  const statusLine = headers.find(([name]) => name === 'Status')?.[1] ?? '200 OK';
   return {
-    status: Number(statusLine.slice(0, 3)),
-    reason: statusLine.slice(4),
-    headers: headers.filter(([name]) => name !== 'Status'),
-    body: raw.subarray(end + 4),
+    status: parsed.head.status,
+    reason: parsed.head.reason,
+    headers: parsed.head.headers.map(([name, value]): [string, string] => [name, value]),
+    body: parsed.rest,
     raw,
   };
-}
-
-export type Connect = { path: string } | { host: string; port: number };
-
-/** Parses `unix:/p` or `host:port` as the daemon logs them. */
-export function connectOptions(address: string): Connect {
-  if (address.startsWith('unix:')) return { path: address.slice(5) };
-  const colon = address.lastIndexOf(':');
-  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
 }
 
 /** Standard variables of a GET to `uri`, as nginx's scgi_params would send them. */
@@ -62,7 +49,7 @@ export function requestVariables(
 /** Sends raw bytes and collects everything the daemon writes until it closes the connection. */
 export function exchange(address: string, bytes: Buffer | Buffer[], timeoutMs = 10_000): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(connectOptions(address));
+    const socket = net.connect(netConnectOptions(address));
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
@@ -81,13 +68,13 @@ export function exchange(address: string, bytes: Buffer | Buffer[], timeoutMs = 
   });
 }
 
-/** One SCGI request: variables (CONTENT_LENGTH/SCGI added), body, the parsed response. */
+/** One SCGI request through the client library: variables (CONTENT_LENGTH/SCGI added), body, the parsed response. */
 export async function scgiRequest(
   address: string,
   vars: Array<[string, string]>,
   body: Buffer = Buffer.alloc(0),
   timeoutMs?: number,
 ): Promise<CgiResponse> {
-  const raw = await exchange(address, [serializeScgiHeaders(vars, body.length), body], timeoutMs);
-  return parseCgiResponse(raw);
+  const output = scgiExchange({ params: vars, body }, { address, timeoutMs });
+  return parseCgiResponse(Buffer.concat(await output.toArray()));
 }

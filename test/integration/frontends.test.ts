@@ -197,6 +197,7 @@ const CASES: Array<[FrontEndName, string]> = [
   ['nginx', 'deploy/nginx/sluice-fastcgi.conf'],
   ['apache', 'deploy/apache/sluice-scgi.conf'],
   ['apache', 'deploy/apache/sluice-fastcgi.conf'],
+  ['apache', 'deploy/apache/sluice-bridge-cgi.conf'],
   ['lighttpd', 'deploy/lighttpd/sluice-scgi.conf'],
   ['lighttpd', 'deploy/lighttpd/sluice-fastcgi.conf'],
   ['haproxy', 'deploy/haproxy/sluice-fastcgi.cfg'],
@@ -209,7 +210,8 @@ const installed = new Map<FrontEndName, boolean>(
 
 describe.each(CASES)('%s with %s', (name, deployFile) => {
   const run = installed.get(name) ? it.concurrent : it.concurrent.skip;
-  const protocol = deployFile.includes('fastcgi') ? 'fastcgi' : 'scgi';
+  // The CGI bridge config forwards over FastCGI as shipped.
+  const protocol = deployFile.includes('fastcgi') || deployFile.includes('bridge') ? 'fastcgi' : 'scgi';
 
   run.each(['unix', 'tcp'] as const)(
     'answers through the front end over %s and stops by PID',

@@ -2,7 +2,8 @@
 import net from 'node:net';
 import { serializeScgiHeaders } from '../../src/scgi/serializer';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
-import { connectOptions, exchange, parseCgiResponse, requestVariables, scgiRequest } from '../helpers/scgi';
+import { netConnectOptions } from '../../src/client/connect';
+import { exchange, parseCgiResponse, requestVariables, scgiRequest } from '../helpers/scgi';
 import { pattern, sha256 } from '../helpers/bytes';
 
 const APP = 'test/fixtures/apps/probe.mjs';
@@ -192,7 +193,7 @@ describe('bad input gets a status, a log line and a closed connection; the daemo
 });
 
 test('a front end gone mid-body: the app sees the abort signal, the daemon survives', async () => {
-  const socket = net.connect(connectOptions(unix));
+  const socket = net.connect(netConnectOptions(unix));
   await new Promise((r) => socket.once('connect', r));
   socket.write(serializeScgiHeaders(requestVariables('POST', '/wait-abort'), 1000));
   socket.write(Buffer.alloc(100));
@@ -203,7 +204,7 @@ test('a front end gone mid-body: the app sees the abort signal, the daemon survi
 });
 
 test('a front end gone mid-response: the app stops, its generator is finished', async () => {
-  const socket = net.connect(connectOptions(unix));
+  const socket = net.connect(netConnectOptions(unix));
   socket.write(serializeScgiHeaders(requestVariables('GET', '/drip'), 0));
   await new Promise<void>((resolve) => socket.once('data', () => resolve()));
   socket.destroy();
@@ -211,7 +212,7 @@ test('a front end gone mid-response: the app stops, its generator is finished', 
 });
 
 test('a front end gone while the app waits: the signal fires', async () => {
-  const socket = net.connect(connectOptions(tcp));
+  const socket = net.connect(netConnectOptions(tcp));
   socket.write(serializeScgiHeaders(requestVariables('GET', '/wait-abort'), 0));
   await new Promise((r) => setTimeout(r, 100));
   const before = daemon.logLines().filter((l) => l.probe === 'aborted').length;
