@@ -5,21 +5,29 @@ import { Hono } from 'hono';
 import Koa from 'koa';
 import { detectApp, parameterNames } from '../../src/adapters/detect';
 
-/* eslint-disable @typescript-eslint/no-unused-vars */
 const CASES: Array<[string, unknown, string]> = [
   ['an Express app', express(), 'express'],
   ['a Koa app', new Koa(), 'koa'],
   ['a Fastify instance', Fastify(), 'fastify'],
   ['a Hono app', new Hono(), 'fetch'],
   ['a plain fetch object', { fetch: () => new Response('x') }, 'fetch'],
-  ['(req, res) =>', (req: unknown, res: unknown) => undefined, 'node'],
-  ['function (request, response)', function (request: unknown, response: unknown) {}, 'node'],
-  ['async req =>', async (req: unknown) => undefined, 'node'],
-  ['(environ, startResponse)', (environ: unknown, startResponse: unknown) => [], 'gateway'],
-  ['(req, start): second parameter not res', (req: unknown, start: unknown) => [], 'gateway'],
+  ['(req, res) =>', (req: unknown, res: unknown) => [req, res], 'node'],
+  [
+    'function (request, response)',
+    function (request: unknown, response: unknown) {
+      return [request, response];
+    },
+    'node',
+  ],
+  ['async req =>', async (req: unknown) => req, 'node'],
+  [
+    '(environ, startResponse)',
+    (environ: unknown, startResponse: unknown) => [environ, startResponse],
+    'gateway',
+  ],
+  ['(req, start): second parameter not res', (req: unknown, start: unknown) => [req, start], 'gateway'],
   ['function app()', function app() {}, 'gateway'],
 ];
-/* eslint-enable @typescript-eslint/no-unused-vars */
 
 test.each(CASES)('%s is %s', (_name, value, kind) => {
   expect(detectApp(value)).toBe(kind);
@@ -51,10 +59,11 @@ test('an object of no known shape, or a value that is no function, is ERR_APP_NO
 });
 
 test('parameterNames reads simple parameter lists, with comments and defaults', () => {
-  expect(parameterNames(function (/* the request */ req: unknown, _res = 1) {} as never)).toEqual([
-    'req',
-    '_res',
-  ]);
+  expect(
+    parameterNames(function (/* the request */ req: unknown, _res = 1) {
+      return req;
+    } as never),
+  ).toEqual(['req', '_res']);
   expect(parameterNames(((a: unknown) => a) as never)).toEqual(['a']);
   expect(parameterNames(async function* gen(_x: unknown) {} as never)).toEqual(['_x']);
 });
