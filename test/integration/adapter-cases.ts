@@ -27,6 +27,8 @@ export interface Ask {
   path: string;
   headers?: Record<string, string>;
   body?: Buffer;
+  /** More CGI variables, as a front end adds them (raw SCGI and FastCGI only). */
+  vars?: Record<string, string>;
 }
 
 /** One way of reaching the daemon: raw SCGI, raw FastCGI, or HTTP through nginx. */
@@ -45,7 +47,11 @@ function variables(ask: Ask): Array<[string, string]> {
     extra.push([cgi === 'CONTENT_TYPE' ? cgi : 'HTTP_' + cgi, value]);
   }
   if (ask.body !== undefined) extra.push(['CONTENT_LENGTH', String(ask.body.length)]);
-  return requestVariables(ask.method ?? 'GET', ask.path, extra);
+  const overrides = ask.vars ?? {};
+  return [
+    ...requestVariables(ask.method ?? 'GET', ask.path, extra).filter(([name]) => !(name in overrides)),
+    ...Object.entries(overrides),
+  ];
 }
 
 function fromCgi(response: CgiResponse): Reply {
@@ -122,6 +128,8 @@ export function nginxWay(frontEnd: () => FrontEnd): Way {
 
 export interface FrameworkSuite {
   daemon(): Daemon;
+  /** nginx, when installed. */
+  frontEnd(): FrontEnd | undefined;
   /** The ways available here: nginx only when installed (always under CI=true, or the file fails). */
   ways: Way[];
 }
@@ -225,5 +233,5 @@ export function frameworkSuite(framework: string, app: string): FrameworkSuite {
     });
   });
 
-  return { daemon: () => daemon, ways };
+  return { daemon: () => daemon, frontEnd: () => nginx, ways };
 }
