@@ -168,14 +168,11 @@ class Exchange {
     return this.bodyAllowed(this.head.code) ? this.transport.sendBody(chunk) : undefined;
   }
 
-  /** Sends the head without a body chunk, unless it went out already. */
+  /** Sends the head without a body chunk, unless it went out already (write() exists only after a head). */
   private sendHeadNow(): Promise<void> | undefined {
-    if (this.head === null) {
-      throw new GatewayError('ERR_GATEWAY_NOT_STARTED', 'write() called before startResponse');
-    }
     if (this.headSent) return undefined;
     this.headSent = true;
-    return this.transport.sendHead(this.head, null);
+    return this.transport.sendHead(this.head!, null);
   }
 
   finish(): void {
