@@ -48,7 +48,7 @@ export function fetchApp(handler: FetchHandler): App {
       await response.body.cancel();
       return NO_BODY;
     }
-    return chunks(response.body, request);
+    return chunks(response.body, request, environ['sluice.signal']);
   };
 }
 
@@ -119,9 +119,16 @@ function context(environ: Environ): FetchContext {
  */
 const held = new Set<Request>();
 
-async function* chunks(body: ReadableStream<Uint8Array>, request: Request): AsyncGenerator<Uint8Array> {
+async function* chunks(
+  body: ReadableStream<Uint8Array>,
+  request: Request,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   held.add(request);
   const reader = body.getReader();
+  // A read the stream never answers (an idle event stream) must not outlive the client either.
+  const cancel = (): void => void reader.cancel().catch(() => undefined);
+  signal.addEventListener('abort', cancel, { once: true });
   let done = false;
   try {
     for (;;) {
@@ -133,6 +140,7 @@ async function* chunks(body: ReadableStream<Uint8Array>, request: Request): Asyn
       yield step.value;
     }
   } finally {
+    signal.removeEventListener('abort', cancel);
     if (!done) await reader.cancel().catch(() => undefined);
     held.delete(request);
   }

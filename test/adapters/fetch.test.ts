@@ -119,6 +119,29 @@ test('request.signal aborts when the front end goes away; the response stream is
   expect(cancelled).toBe(true);
 });
 
+test('an idle stream is cancelled when the front end goes away, though no chunk ever comes', async () => {
+  const transport = new FakeTransport();
+  let cancelled = false;
+  const done = run(
+    () =>
+      new Response(
+        new ReadableStream({
+          pull: () => new Promise(() => undefined),
+          cancel() {
+            cancelled = true;
+          },
+        }),
+      ),
+    {},
+    { transport },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  transport.abortRequest();
+  await done;
+  await new Promise((r) => setTimeout(r, 20));
+  expect(cancelled).toBe(true);
+});
+
 test('HEAD keeps the length the handler set and sends no body; a non-Response is a 500', async () => {
   const head = await run(() => new Response('hello', { headers: { 'Content-Length': '5' } }), {
     REQUEST_METHOD: 'HEAD',
