@@ -50,6 +50,9 @@ const USAGE = `usage: node bench/e2e.mjs [options]      (npm run bench -- [optio
   --retry-noisy N   repeat a run up to N times while other processes use > 5% of the CPUs (default 2)
   --quick           smoke form: 1 run of 1 s, no warm-up (~1 s per target; explicit flags still win)
   --only LIST       comma-separated target ids to run (default: all; node-http is needed for ratios)
+  --app MODULE      the app every Node target serves (default examples/hello.mjs): sluice loads it as
+                    it would any app, the node-http peer takes its export as the request listener, so
+                    an Express app is measured on both sides (bench/apps/express-hello.mjs)
   --keep            keep the temp prefix (configs, logs) after the run
   -h, --help        this text
 
@@ -70,6 +73,7 @@ function parseOptions(argv) {
         'retry-noisy': { type: 'string' },
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
+        app: { type: 'string' },
         keep: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -99,6 +103,7 @@ function parseOptions(argv) {
     warmup: int('warmup', quick ? 0 : 2, 0),
     retryNoisy: int('retry-noisy', quick ? 0 : 2, 0),
     only: v.only ? v.only.split(',').map((s) => s.trim()) : undefined,
+    app: v.app ?? HELLO_APP,
     keep: v.keep,
   };
   if (options.threads > options.connections) usageError('--threads must not exceed --connections');
@@ -615,7 +620,7 @@ async function startWithReady(name, argv, logFile, readyTimeoutMs = 20_000) {
   return service;
 }
 
-async function startApps(targets, prefix) {
+async function startApps(targets, prefix, app) {
   for (const target of targets) {
     if (!target.sluice && !target.peer) continue;
     target.socket = path.join(prefix, 'run', `${target.id}.sock`);
@@ -626,7 +631,7 @@ async function startApps(targets, prefix) {
           ...NODE_ARGS,
           SLUICE_BIN,
           'serve',
-          HELLO_APP,
+          app,
           `--${target.sluice.protocol}`,
           `unix:${target.socket}`,
           '--socket-mode',
@@ -635,7 +640,13 @@ async function startApps(targets, prefix) {
           '--log-level',
           'info',
         ]
-      : [process.execPath, ...NODE_ARGS, NODE_PEER, `unix:${target.socket}`];
+      : [
+          process.execPath,
+          ...NODE_ARGS,
+          NODE_PEER,
+          `unix:${target.socket}`,
+          ...(app === HELLO_APP ? [] : [app]),
+        ];
     target.app = await startWithReady(target.id, argv, logFile);
     target.servingPid = target.app.pid;
     target.command = argv.map((a) => a.split(ROOT + path.sep).join('')).join(' ');
@@ -900,7 +911,7 @@ function markdownReport(result) {
 
 Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; node ${m.node}, ${m.nginx}, ${m.wrk}; CPU ${m.busyPctBeforeStart}% busy in the second before the start; sluice ${m.gitCommit ?? '?'}${m.gitDirty ? ' + uncommitted changes in src/' : ''} (dist/ built ${m.distBuiltAt}, sha256 ${m.distSha256}).
 
-Settings: wrk -t${o.threads} -c${o.connections} -d${o.duration}s --latency, ${o.runs} run(s) per target after ${o.warmup} s warm-up, runs interleaved round-robin; nginx worker_processes 1, access_log off, upstream keepalive ${result.upstreamKeepalive}; every app is one process on a Unix socket; body "Hello, world!\\n" (14 bytes).${o.quick ? ' **Quick smoke run: not a measurement.**' : ''}
+Settings: wrk -t${o.threads} -c${o.connections} -d${o.duration}s --latency, ${o.runs} run(s) per target after ${o.warmup} s warm-up, runs interleaved round-robin; nginx worker_processes 1, access_log off, upstream keepalive ${result.upstreamKeepalive}; every app is one process on a Unix socket serving ${o.app}; body "Hello, world!\\n" (14 bytes).${o.quick ? ' **Quick smoke run: not a measurement.**' : ''}
 
 ${markdownTable(result.targets)}
 
@@ -972,7 +983,7 @@ async function main() {
     }
     log(`estimated time: ~${Math.ceil(targets.length * perTarget + 5)} s`);
     for (const target of targets) target.port = await freePort();
-    await startApps(targets, prefix);
+    await startApps(targets, prefix, options.app);
     const nginx = await startNginx(bins, prefix, targets, upstreamKeepalive);
     log(`nginx: master pid ${nginx.pid}, worker pid ${nginx.workerPid}`);
     for (const target of targets) {

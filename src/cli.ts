@@ -1,5 +1,6 @@
 // The `sluice` command line: parses flags, starts the daemon, maps failures to exit codes.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { InterfaceName } from './adapters/detect';
 import { addClientCommands } from './commands/program';
 import { Daemon, type ListenerSpec } from './daemon';
 import { SluiceError, UsageError } from './errors';
@@ -8,6 +9,7 @@ import { peerFilter } from './gateway/allow';
 import { createLogger } from './gateway/logger';
 import { resolveLimits, type Limits } from './limits';
 import { loadApp, parseAppSpec } from './load-app';
+import { catchErrors } from './middleware/catch-errors';
 import { VERSION } from './version';
 
 /** Exit codes, as documented in docs/cli.md. */
@@ -30,6 +32,8 @@ interface ServeFlags {
   maxRequests?: number;
   bodyMemoryBytes?: number;
   allow: string[];
+  interface?: InterfaceName;
+  debug?: boolean;
 }
 
 const SERVE_EXAMPLES = `
@@ -127,6 +131,13 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
       'FastCGI: unread body bytes held in memory per multiplexed request before spilling to a temp file (default 1048576)',
       integer(0),
     )
+    .addOption(
+      new Option(
+        '--interface <NAME>',
+        'what the export is: gateway (environ, startResponse), node (req, res; Express, Koa, Fastify) or fetch (Hono); default: detected',
+      ).choices(['gateway', 'node', 'fetch']),
+    )
+    .option('--debug', 'answer app errors with a page showing the error and stack (development only)')
     .addHelpText('after', SERVE_EXAMPLES)
     .action((appModule: string, flags: ServeFlags) => run(serve(appModule, flags)));
 
@@ -177,7 +188,8 @@ async function serve(appModule: string, flags: ServeFlags): Promise<number> {
   const allowSpecs = flags.allow.length > 0 ? flags.allow : [process.env.FCGI_WEB_SERVER_ADDRS ?? ''];
   const allow = allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs);
   const log = createLogger({ level: flags.logLevel as 'info', pretty: flags.pretty });
-  const app = await loadApp(parseAppSpec(appModule));
+  const loaded = await loadApp(parseAppSpec(appModule), { interface: flags.interface, log });
+  const app = flags.debug ? catchErrors({ debug: true })(loaded) : loaded;
   const daemon = new Daemon({
     context: {
       app,

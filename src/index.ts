@@ -1,4 +1,4 @@
-// The public API of sluice: the gateway types, middleware composition, errors and limits.
+// The public API of sluice: the gateway types, adapters, middleware, errors and limits.
 export type {
   App,
   AppResult,
@@ -13,6 +13,19 @@ export type {
   WriteFn,
 } from './gateway/types';
 export { compose } from './gateway/compose';
+export { nodeApp, type GatewayIncomingMessage, type NodeListener } from './adapters/node';
+export { fetchApp, requestUrl, type FetchContext, type FetchHandler } from './adapters/fetch';
+export { detectApp, type AppKind, type InterfaceName } from './adapters/detect';
+export { catchErrors, type CatchErrorsOptions } from './middleware/catch-errors';
+export {
+  accessLog,
+  type AccessLogFormat,
+  type AccessLogOptions,
+  type AccessRecord,
+} from './middleware/access-log';
+export { compress, type CompressOptions, type Encoding } from './middleware/compress';
+export { parseQuery, queryParams, readForm, type ReadFormOptions } from './middleware/params';
+export { requestId, type RequestIdOptions } from './middleware/request-id';
 export { GatewayError, ProtocolError, SluiceError, UsageError } from './errors';
 export { DEFAULT_LIMITS, type Limits } from './limits';
 export { VERSION } from './version';

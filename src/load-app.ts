@@ -2,6 +2,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { adaptApp } from './adapters/adapt';
+import { detectApp, INTERFACE_OF, type InterfaceName } from './adapters/detect';
 import { SluiceError, UsageError } from './errors';
 import type { App } from './gateway/types';
 
@@ -22,8 +25,18 @@ export function parseAppSpec(spec: string, cwd = process.cwd()): AppSpec {
   return { file: path.resolve(cwd, file), exportName: named ? spec.slice(colon + 1) : undefined };
 }
 
-/** Loads the app; a missing module or export, or an export that is not a function, is a UsageError. */
-export async function loadApp(spec: AppSpec): Promise<App> {
+export interface LoadOptions {
+  /** The interface named by --interface; by default the export's shape decides (see detectApp). */
+  readonly interface?: InterfaceName;
+  /** Told which kind of app was recognized. */
+  readonly log?: Logger;
+}
+
+/**
+ * Loads the app and adapts it to the gateway interface; a missing module or export, or an export
+ * that is no app, is a UsageError.
+ */
+export async function loadApp(spec: AppSpec, options: LoadOptions = {}): Promise<App> {
   if (!existsSync(spec.file)) {
     throw new UsageError('ERR_APP_NOT_FOUND', `app module ${spec.file} does not exist`);
   }
@@ -33,13 +46,15 @@ export async function loadApp(spec: AppSpec): Promise<App> {
     const what = spec.exportName === undefined ? 'a default export' : `an export named ${spec.exportName}`;
     throw new UsageError('ERR_APP_NO_EXPORT', `${spec.file} has no ${what}`);
   }
-  if (typeof exported !== 'function') {
-    throw new UsageError(
-      'ERR_APP_NOT_FUNCTION',
-      `the app exported by ${spec.file} is a ${typeof exported}, not a function (environ, startResponse)`,
-    );
+  let kind;
+  try {
+    kind = detectApp(exported, options.interface);
+  } catch (error) {
+    (error as Error).message = `${spec.file}: ${(error as Error).message}`;
+    throw error;
   }
-  return exported as App;
+  options.log?.info({ kind, interface: INTERFACE_OF[kind] }, `app recognized as ${kind}`);
+  return adaptApp(exported, kind);
 }
 
 async function loadModule(file: string): Promise<Record<string, unknown>> {

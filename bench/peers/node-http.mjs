@@ -2,11 +2,16 @@
 // as examples/hello.mjs, so nginx → proxy_pass → node:http can be compared with nginx → sluice.
 //
 //   node bench/peers/node-http.mjs unix:/tmp/x/node-http.sock   (or 127.0.0.1:PORT)
+//   node bench/peers/node-http.mjs unix:/tmp/x/node-http.sock bench/apps/express-hello.mjs
 //
+// With a module, its default export (an Express app, any `(req, res)` listener) answers instead, so
+// the same app can be measured on node:http and behind sluice.
 // Logs {"msg":"listening","address":…} and {"msg":"ready"} to stderr like sluice, and exits on
 // SIGTERM/SIGINT after closing the server.
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const spec = process.argv[2];
 if (!spec) {
@@ -16,11 +21,14 @@ if (!spec) {
 
 const BODY = Buffer.from('Hello, world!\n');
 
-const server = http.createServer((req, res) => {
-  // Same head as the sluice app sets (plus what node:http adds by itself: Date, Connection, Keep-Alive).
-  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': BODY.length });
-  res.end(BODY);
-});
+const listener = process.argv[3]
+  ? (await import(pathToFileURL(path.resolve(process.argv[3])).href)).default
+  : (_req, res) => {
+      // Same head as the sluice app sets (plus what node:http adds by itself: Date, Connection, Keep-Alive).
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': BODY.length });
+      res.end(BODY);
+    };
+const server = http.createServer(listener);
 // nginx keeps idle upstream connections for keepalive_timeout (60 s): outlive it, so nginx never
 // reuses a connection that node has just closed.
 server.keepAliveTimeout = 65_000;

@@ -80,7 +80,10 @@ class Exchange {
       );
     }
     try {
-      return this.send(toBuffer(chunk)) ?? Promise.resolve();
+      const buffer = toBuffer(chunk);
+      // PEP 3333: the head goes out at the first write() call, even an empty one (flushHeaders).
+      if (buffer.length === 0) return this.sendHeadNow() ?? Promise.resolve();
+      return this.send(buffer) ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -210,6 +213,13 @@ class Exchange {
       );
     }
     return this.bodyAllowed(this.head.code) ? this.transport.sendBody(chunk) : undefined;
+  }
+
+  /** Sends the head without a body chunk, unless it went out already (write() exists only after a head). */
+  private sendHeadNow(): Promise<void> | undefined {
+    if (this.headSent) return undefined;
+    this.headSent = true;
+    return this.transport.sendHead(this.head!, null);
   }
 
   finish(): void {

@@ -271,14 +271,22 @@ describe('write()', () => {
     expect(transport.calls).toEqual([head('a'), { type: 'end' }]);
   });
 
-  test('an empty chunk resolves at once and sends nothing', async () => {
+  test('an empty write sends the head at once, with no body (PEP 3333: the first write() call)', async () => {
     let write: WriteFn | undefined;
-    const transport = await run((_environ, startResponse) => {
-      write = startResponse('200 OK', TEXT);
-      return writing(async () => {
-        await write!('');
-      });
-    });
+    let before: string[] = [];
+    const transport = new FakeTransport();
+    await run(
+      (_environ, startResponse) => {
+        write = startResponse('200 OK', TEXT);
+        return writing(async () => {
+          await write!('');
+          await write!('');
+          before = transport.calls.map((call) => call.type);
+        });
+      },
+      { transport },
+    );
+    expect(before).toEqual(['head']);
     expect(transport.calls).toEqual([head(null), { type: 'end' }]);
   });
 

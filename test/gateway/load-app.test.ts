@@ -5,7 +5,7 @@
 // cases run in one plain node child that loads a fresh transpile of src/load-app.ts (not dist/, which
 // may be stale), so they check the code as written.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -179,7 +179,12 @@ describe('loadApp in a node child (ES modules, TypeScript)', () => {
   beforeAll(async () => {
     const lib = path.join(dir, 'lib');
     mkdirSync(lib);
-    for (const name of ['load-app', 'errors']) {
+    // All of src: load-app reaches the adapters, and they the gateway.
+    const names = readdirSync(path.join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => name.slice(0, -3));
+    for (const name of names) {
+      mkdirSync(path.dirname(path.join(lib, name)), { recursive: true });
       const source = readFileSync(path.join(ROOT, 'src', `${name}.ts`), 'utf8');
       const { outputText } = ts.transpileModule(source, {
         compilerOptions: {
@@ -191,6 +196,8 @@ describe('loadApp in a node child (ES modules, TypeScript)', () => {
       writeFileSync(path.join(lib, `${name}.js`), outputText);
     }
     writeFileSync(path.join(lib, 'child.js'), CHILD);
+    // version.ts reads the package's version from ../package.json.
+    writeFileSync(path.join(dir, 'package.json'), readFileSync(path.join(ROOT, 'package.json')));
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [path.join(lib, 'child.js'), dir, JSON.stringify(cases.map(([spec]) => spec))],

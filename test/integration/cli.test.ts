@@ -36,6 +36,8 @@ describe('help and usage', () => {
       '--socket-mode',
       '--log-level',
       '--drain-timeout',
+      '--interface',
+      '--debug',
     ]) {
       expect(result.stdout).toContain(option);
     }
@@ -55,6 +57,8 @@ describe('help and usage', () => {
       'a named export that is not a function',
       ['serve', 'test/fixtures/apps/not-a-function.mjs:named', '--scgi', ':0'],
     ],
+    ['an unknown interface', ['serve', 'examples/hello.mjs', '--scgi', ':0', '--interface', 'cgi']],
+    ['an export of two shapes', ['serve', 'test/fixtures/apps/ambiguous.mjs', '--scgi', ':0']],
   ])('%s is a usage error with exit code 2', (_name, args) => {
     const result = sluice(...args);
     expect(result.status).toBe(2);
@@ -75,6 +79,41 @@ describe('app modules', () => {
       expect(response.body.toString()).toBe(body);
     } finally {
       expect(await daemon.stop()).toBe(0);
+    }
+  });
+});
+
+describe('--interface and --debug', () => {
+  test('an export of two shapes names the flags that choose', () => {
+    const result = sluice('serve', 'test/fixtures/apps/ambiguous.mjs', '--scgi', ':0');
+    expect(result.stderr).toContain('--interface node or --interface fetch');
+  });
+
+  test('--interface node serves a listener whose parameters are not named req and res', async () => {
+    const app = 'test/fixtures/apps/oddly-named-listener.mjs';
+    const daemon = await startDaemon(app, ['--scgi', '127.0.0.1:0', '--interface', 'node']);
+    try {
+      const response = await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/x'));
+      expect(response.body.toString()).toBe('a Node listener at /x\n');
+      expect(daemon.logLines().find((l) => l.msg === 'app recognized as node')).toBeDefined();
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+
+  test('--debug answers an uncaught app error with a page showing it; without, a plain 500', async () => {
+    for (const [flags, expected] of [
+      [['--debug'], /<h1>Error: the probe app failed on purpose<\/h1>/],
+      [[], /^Internal Server Error\n$/],
+    ] as const) {
+      const daemon = await startDaemon('test/fixtures/apps/probe.mjs', ['--scgi', '127.0.0.1:0', ...flags]);
+      try {
+        const response = await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/error'));
+        expect(response.status).toBe(500);
+        expect(response.body.toString()).toMatch(expected);
+      } finally {
+        expect(await daemon.stop()).toBe(0);
+      }
     }
   });
 });

@@ -1,4 +1,8 @@
 // The bundled examples behave as the README and docs say, served through the development listener.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { startDaemon, type Daemon } from '../helpers/daemon';
 import { request } from '../helpers/http';
 
@@ -58,6 +62,83 @@ test('middleware: lowercased body, errors turned into a 503 by the outer middlew
     const failed = await request({ port, path: '/fail' });
     expect(failed.status).toBe(503);
     expect(failed.body.toString()).toBe('Sorry, try again later.\n');
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
+
+test.each([
+  ['examples/express/app.mjs', '/', /^Hello from Express, 127\.0\.0\.1 over http!/],
+  ['examples/koa/app.mjs', '/', /"hello":"from Koa"/],
+  ['examples/fastify/app.mjs', '/', /"hello":"from Fastify"/],
+  ['examples/hono/app.mjs', '/hello/world', /"hello":"world"/],
+])('%s runs unchanged', async (app, path, answer) => {
+  const { daemon, port } = await serve(app);
+  try {
+    const response = await request({ port, path });
+    expect(response.status).toBe(200);
+    expect(response.body.toString()).toMatch(answer);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
+
+test('blog: PUT creates (201) then updates (200), GET lists and shows, DELETE 204, 404 and 411', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-blog-'));
+  const daemon = await startDaemon('examples/blog/app.mjs', ['--http', '127.0.0.1:0'], {
+    env: { BLOG_DIR: dir },
+  });
+  const port = Number(daemon.addresses.http![0].split(':').pop());
+  const put = (name: string, body: string) => request({ port, method: 'PUT', path: `/${name}`, body });
+  try {
+    expect((await put('first-post', 'Hello, blog')).status).toBe(201);
+    expect((await put('first-post', 'Hello again')).status).toBe(200);
+    expect((await put('second', 'Two')).status).toBe(201);
+    expect(readFileSync(path.join(dir, 'first-post.txt'), 'utf8')).toBe('Hello again');
+    const one = await request({ port, path: '/first-post' });
+    expect([one.status, one.body.toString()]).toEqual([200, 'Hello again']);
+    const all = (await request({ port, path: '/' })).body.toString();
+    expect(all).toContain('== first post ==\nHello again');
+    expect(all).toContain('== second ==\nTwo');
+    expect((await request({ port, method: 'DELETE', path: '/second' })).status).toBe(204);
+    expect((await request({ port, path: '/second' })).status).toBe(404);
+    expect((await request({ port, method: 'DELETE', path: '/second' })).status).toBe(404);
+    expect((await request({ port, method: 'PUT', path: '/empty', body: '' })).status).toBe(411);
+    expect((await request({ port, path: '/..%2Fescape' })).status).toBe(404);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('toolkit: query, request id, compression, form, the 500 and one access line per request', async () => {
+  const { daemon, port } = await serve('examples/toolkit.mjs');
+  try {
+    const hello = await request({ port, path: '/?name=you' });
+    expect(hello.body.toString()).toMatch(/^Hello, you! \(request [0-9a-f-]{36}\)/);
+    expect(hello.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const long = await request({ port, path: '/long', headers: { 'Accept-Encoding': 'gzip' } });
+    expect(long.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(long.body).toString()).toContain('All work and no play');
+    const form = await request({
+      port,
+      method: 'POST',
+      path: '/form',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'name=J%C3%B6rg',
+    });
+    expect(form.body.toString()).toBe('Hello, Jörg!\n');
+    const failed = await request({ port, path: '/fail' });
+    expect([failed.status, failed.body.toString()]).toEqual([500, 'Internal Server Error\n']);
+    // A line is written once the response is complete, so possibly just after the client had it.
+    const accessLines = () => daemon.logLines().filter((l) => 'access' in l);
+    for (let tries = 0; accessLines().length < 4 && tries < 100; tries++)
+      await new Promise((r) => setTimeout(r, 20));
+    const access = accessLines();
+    expect(access.map((l) => (l.access as { status: number }).status)).toEqual([200, 200, 200, 500]);
+    expect(String(access[0].msg)).toMatch(
+      /^127\.0\.0\.1 - - \[.*\] "GET \/\?name=you HTTP\/1\.1" 200 \d+ "-" "-"$/,
+    );
   } finally {
     expect(await daemon.stop()).toBe(0);
   }

@@ -1,0 +1,8 @@
+// The body an adapted app returns when its response went out through write() or must have none.
+import type { Body } from '../gateway/types';
+
+/**
+ * Empty, and not an array: the driver infers a Content-Length only from an array body, and a
+ * length of 0 would be wrong for a HEAD response or one whose bytes were all written already.
+ */
+export const NO_BODY: Body = Object.freeze({ *[Symbol.iterator]() {} });

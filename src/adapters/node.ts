@@ -1,0 +1,87 @@
+// The Node adapter: runs a request listener `(req, res)` (Express, Koa, Fastify, plain node:http code)
+// as a gateway app, with Node's own IncomingMessage and ServerResponse.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { ProtocolError } from '../errors';
+import type { App, Environ } from '../gateway/types';
+import { GatewaySocket } from './gateway-socket';
+import { answerPlain, isUpgrade, refuseUpgrade } from './refusals';
+import { requestHead, type RequestHead } from './request-head';
+
+/** A Node request listener, as `http.createServer` takes it. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/** The request a listener receives: Node's IncomingMessage plus the CGI environ the front end sent. */
+export interface GatewayIncomingMessage extends IncomingMessage {
+  readonly environ: Environ;
+}
+
+// The front end and the params limits bound the head already; Node's 16 KiB default would refuse
+// what nginx accepted.
+const MAX_HEAD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Wraps `listener` into a gateway app. Each request gets a {@link GatewaySocket} that a private,
+ * never-listening http.Server takes as a connection (the documented way to inject one), so Node
+ * itself parses the request and serializes the response: every IncomingMessage and ServerResponse
+ * behaviour is Node's, and nothing of it depends on prototypes a framework may swap.
+ */
+export function nodeApp(listener: NodeListener): App {
+  const server = http.createServer({ requireHostHeader: false, maxHeaderSize: MAX_HEAD_BYTES });
+  // Each socket carries one request; no timer should wait for a second one.
+  server.keepAliveTimeout = 0;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket as unknown as GatewaySocket;
+    const environ = socket.environ;
+    // An own property: Express replaces the prototype of req, never its own properties.
+    (req as { environ?: Environ }).environ = environ;
+    setHttpVersion(req, environ.SERVER_PROTOCOL);
+    // Destroyed only once the write that finished the response has fully returned: destroying a
+    // stream from inside its own write callback makes it build an error for the callbacks left.
+    res.once('finish', () => process.nextTick(destroySocket, socket));
+    try {
+      const result = listener(req, res);
+      // node:http ignores what a listener returns; a rejected promise would crash the process.
+      if (typeof (result as Promise<unknown>)?.then === 'function') {
+        (result as Promise<unknown>).then(undefined, (error: unknown) => socket.fail(error));
+      }
+    } catch (error) {
+      socket.fail(error);
+    }
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: GatewaySocket) => {
+    socket.environ['sluice.log'].warn(
+      { code: error.code },
+      `request refused by Node's parser: ${error.message}`,
+    );
+    socket.answer(error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
+  });
+
+  return (environ, startResponse) => {
+    if (isUpgrade(environ)) return refuseUpgrade(environ, startResponse);
+    let head: RequestHead;
+    try {
+      head = requestHead(environ);
+    } catch (error) {
+      if (!(error instanceof ProtocolError) || error.status === undefined) throw error;
+      environ['sluice.log'].warn({ code: error.code }, error.message);
+      return answerPlain(startResponse, error.status);
+    }
+    const socket = new GatewaySocket(environ, startResponse, head);
+    environ['sluice.signal'].addEventListener('abort', () => socket.destroy(), { once: true });
+    server.emit('connection', socket);
+    return socket.response;
+  };
+}
+
+/** Node's parser only reads HTTP/1.x; the request carries what the client really spoke (HTTP/2.0, …). */
+function setHttpVersion(req: IncomingMessage, protocol: string): void {
+  const version = /^HTTP\/(\d)\.(\d)$/.exec(protocol);
+  if (version === null || protocol === 'HTTP/' + req.httpVersion) return;
+  req.httpVersion = `${version[1]}.${version[2]}`;
+  req.httpVersionMajor = Number(version[1]);
+  req.httpVersionMinor = Number(version[2]);
+}
+
+function destroySocket(socket: GatewaySocket): void {
+  socket.destroy();
+}

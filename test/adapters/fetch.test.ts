@@ -1,0 +1,160 @@
+// The fetch adapter: WHATWG Request in, Response out, bodies streamed both ways, aborts, the environ as env.
+import { PassThrough, Readable } from 'node:stream';
+import { fetchApp, requestUrl } from '../../src/adapters/fetch';
+import { runApp } from '../../src/gateway/driver';
+import { FakeTransport, makeEnviron, silentLog } from '../helpers/gateway';
+
+async function run(
+  handler: Parameters<typeof fetchApp>[0],
+  vars: Record<string, string> = {},
+  options: { input?: Readable; transport?: FakeTransport } = {},
+): Promise<FakeTransport> {
+  const transport = options.transport ?? new FakeTransport();
+  const environ = makeEnviron({ vars, signal: transport.signal, input: options.input });
+  await runApp(fetchApp(handler), environ, transport, silentLog);
+  expect(transport.violations).toEqual([]);
+  return transport;
+}
+
+const text = (t: FakeTransport): string => Buffer.concat(t.chunks).toString();
+
+test.each([
+  [{ HTTP_HOST: 'example.org', REQUEST_URI: '/a?b=1' }, 'http://example.org/a?b=1'],
+  [{ SERVER_NAME: 'srv', SERVER_PORT: '8080', REQUEST_URI: '/x' }, 'http://srv:8080/x'],
+  [{ SERVER_NAME: 'srv', SERVER_PORT: '443', HTTPS: 'on', REQUEST_URI: '/' }, 'https://srv/'],
+  [{ HTTP_HOST: 'h', REQUEST_URI: 'http://other/abs' }, 'http://other/abs'],
+])('requestUrl(%j) is %s', (vars, url) => {
+  expect(requestUrl(makeEnviron({ vars }))).toBe(url);
+});
+
+test('the Request: method, URL, headers, streamed body; the environ as env; a context argument', async () => {
+  let seen: unknown;
+  const transport = await run(
+    async (request, environ, context) => {
+      seen = {
+        method: request.method,
+        url: request.url,
+        type: request.headers.get('content-type'),
+        cookie: request.headers.get('cookie'),
+        body: await request.text(),
+        user: environ.REMOTE_USER,
+        waitUntil: typeof context.waitUntil,
+      };
+      return new Response('ok', { status: 201 });
+    },
+    {
+      REQUEST_METHOD: 'POST',
+      HTTP_HOST: 'h.test',
+      REQUEST_URI: '/p',
+      CONTENT_TYPE: 'text/plain',
+      CONTENT_LENGTH: '6',
+      HTTP_COOKIE: 'a=1; b=2',
+      REMOTE_USER: 'bob',
+    },
+    { input: Readable.from([Buffer.from('abc'), Buffer.from('def')]) },
+  );
+  expect(seen).toEqual({
+    method: 'POST',
+    url: 'http://h.test/p',
+    type: 'text/plain',
+    cookie: 'a=1; b=2',
+    body: 'abcdef',
+    user: 'bob',
+    waitUntil: 'function',
+  });
+  expect(transport.calls[0]).toMatchObject({ type: 'head', status: '201 Created' });
+  expect(text(transport)).toBe('ok');
+});
+
+test('every Set-Cookie is kept apart; a ReadableStream body streams chunk by chunk', async () => {
+  const transport = await run(() => {
+    const headers = new Headers({ 'Content-Type': 'text/plain' });
+    headers.append('Set-Cookie', 'a=1; Path=/');
+    headers.append('Set-Cookie', 'b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT');
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('one,'));
+        controller.enqueue(new TextEncoder().encode('two'));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers });
+  });
+  const head = transport.calls[0];
+  expect(head.type === 'head' && head.headers.filter(([n]) => n === 'set-cookie')).toEqual([
+    ['set-cookie', 'a=1; Path=/'],
+    ['set-cookie', 'b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT'],
+  ]);
+  expect(transport.calls.map((c) => c.type)).toEqual(['head', 'body', 'end']);
+  expect(text(transport)).toBe('one,two');
+});
+
+test('request.signal aborts when the front end goes away; the response stream is cancelled', async () => {
+  const transport = new FakeTransport();
+  let aborted = false;
+  let cancelled = false;
+  const done = run(
+    (request) => {
+      request.signal.addEventListener('abort', () => (aborted = true));
+      let n = 0;
+      const body = new ReadableStream({
+        async pull(controller) {
+          await new Promise((r) => setTimeout(r, 5));
+          controller.enqueue(new TextEncoder().encode(`tick ${n++}\n`));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      });
+      return new Response(body);
+    },
+    {},
+    { transport, input: new PassThrough() },
+  );
+  await new Promise((r) => setTimeout(r, 30));
+  transport.abortRequest();
+  await done;
+  await new Promise((r) => setTimeout(r, 20));
+  expect(aborted).toBe(true);
+  expect(cancelled).toBe(true);
+});
+
+test('an idle stream is cancelled when the front end goes away, though no chunk ever comes', async () => {
+  const transport = new FakeTransport();
+  let cancelled = false;
+  const done = run(
+    () =>
+      new Response(
+        new ReadableStream({
+          pull: () => new Promise(() => undefined),
+          cancel() {
+            cancelled = true;
+          },
+        }),
+      ),
+    {},
+    { transport },
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  transport.abortRequest();
+  await done;
+  await new Promise((r) => setTimeout(r, 20));
+  expect(cancelled).toBe(true);
+});
+
+test('HEAD keeps the length the handler set and sends no body; a non-Response is a 500', async () => {
+  const head = await run(() => new Response('hello', { headers: { 'Content-Length': '5' } }), {
+    REQUEST_METHOD: 'HEAD',
+  });
+  expect(head.calls[0]).toMatchObject({ type: 'head', first: null });
+  expect(head.chunks).toEqual([]);
+  const bad = await run(() => 'not a response' as unknown as Response);
+  expect(bad.calls[0]).toMatchObject({ status: '500 Internal Server Error' });
+});
+
+test('Upgrade: 501 without calling the handler', async () => {
+  const handler = jest.fn();
+  const transport = await run(handler, { HTTP_UPGRADE: 'websocket', HTTP_CONNECTION: 'Upgrade' });
+  expect(transport.calls[0]).toMatchObject({ status: '501 Not Implemented' });
+  expect(handler).not.toHaveBeenCalled();
+});

@@ -1,0 +1,354 @@
+// The Node adapter: Node's own IncomingMessage and ServerResponse over the gateway, driven in-process.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, Readable } from 'node:stream';
+import { nodeApp, type GatewayIncomingMessage } from '../../src/adapters/node';
+import { runApp } from '../../src/gateway/driver';
+import { buildCgiVariables, createEnviron } from '../../src/gateway/environ';
+import { FakeTransport, makeEnviron, recordingLogger, settle, silentLog } from '../helpers/gateway';
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+interface Exchange {
+  transport: FakeTransport;
+  done: Promise<void>;
+}
+
+function start(
+  listener: Listener,
+  vars: Record<string, string> = {},
+  options: {
+    input?: Readable;
+    transport?: FakeTransport;
+    log?: ReturnType<typeof recordingLogger>['log'];
+  } = {},
+): Exchange {
+  const transport = options.transport ?? new FakeTransport();
+  const environ = makeEnviron({
+    vars: { REQUEST_URI: '/', ...vars },
+    signal: transport.signal,
+    input: options.input,
+    log: options.log,
+  });
+  const done = runApp(nodeApp(listener), environ, transport, options.log ?? silentLog);
+  return { transport, done };
+}
+
+async function run(
+  listener: Listener,
+  vars: Record<string, string> = {},
+  input?: Readable,
+): Promise<FakeTransport> {
+  const exchange = start(listener, vars, { input });
+  await exchange.done;
+  expect(exchange.transport.violations).toEqual([]);
+  return exchange.transport;
+}
+
+function head(transport: FakeTransport) {
+  const call = transport.calls[0];
+  if (call?.type !== 'head') throw new Error(`no head: ${JSON.stringify(transport.calls)}`);
+  return call;
+}
+
+const body = (transport: FakeTransport): string => Buffer.concat(transport.chunks).toString();
+
+describe('the request', () => {
+  test('method, url, headers, version, socket addresses and the environ', async () => {
+    let seen: Record<string, unknown> = {};
+    await run(
+      (req, res) => {
+        seen = {
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          rawHeaders: req.rawHeaders,
+          httpVersion: req.httpVersion,
+          remoteAddress: req.socket.remoteAddress,
+          remotePort: req.socket.remotePort,
+          encrypted: (req.socket as { encrypted?: boolean }).encrypted,
+          remoteUser: (req as GatewayIncomingMessage).environ.REMOTE_USER,
+        };
+        res.end();
+      },
+      {
+        REQUEST_METHOD: 'DELETE',
+        REQUEST_URI: '/a/b?x=1&y=%20',
+        SERVER_PROTOCOL: 'HTTP/2.0',
+        HTTP_HOST: 'example.org',
+        HTTP_X_MULTI: 'one, two',
+        HTTP_COOKIE: 'a=1; b=2',
+        CONTENT_TYPE: 'text/plain',
+        REMOTE_ADDR: '203.0.113.9',
+        REMOTE_PORT: '51515',
+        REMOTE_USER: 'alice',
+        HTTPS: 'on',
+      },
+    );
+    expect(seen).toEqual({
+      method: 'DELETE',
+      url: '/a/b?x=1&y=%20',
+      headers: {
+        host: 'example.org',
+        'x-multi': 'one, two',
+        cookie: 'a=1; b=2',
+        'content-type': 'text/plain',
+      },
+      rawHeaders: [
+        'host',
+        'example.org',
+        'x-multi',
+        'one, two',
+        'cookie',
+        'a=1; b=2',
+        'content-type',
+        'text/plain',
+      ],
+      httpVersion: '2.0',
+      remoteAddress: '203.0.113.9',
+      remotePort: 51515,
+      encrypted: true,
+      remoteUser: 'alice',
+    });
+  });
+
+  test('url rebuilt from SCRIPT_NAME, PATH_INFO and QUERY_STRING when REQUEST_URI is missing', async () => {
+    let url: string | undefined;
+    const transport = new FakeTransport();
+    const vars = buildCgiVariables(
+      ['REQUEST_METHOD', 'GET', 'SCRIPT_NAME', '/app', 'PATH_INFO', '/x y', 'QUERY_STRING', 'a=1'],
+      { mount: '' },
+    );
+    const environ = createEnviron(vars, {
+      input: Readable.from([]),
+      errors: new PassThrough(),
+      signal: transport.signal,
+      protocol: 'fastcgi',
+      log: silentLog,
+      multiprocess: false,
+    });
+    await runApp(
+      nodeApp((req, res) => {
+        url = req.url;
+        res.end();
+      }),
+      environ,
+      transport,
+      silentLog,
+    );
+    expect(url).toBe('/app/x%20y?a=1');
+    expect(transport.calls).toContainEqual({ type: 'end' });
+  });
+
+  test('a body of known length arrives whole; the socket is not encrypted without HTTPS', async () => {
+    const transport = await run(
+      (req, res) => {
+        expect((req.socket as { encrypted?: boolean }).encrypted).toBeUndefined();
+        req.pipe(res);
+      },
+      { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '11' },
+      Readable.from([Buffer.from('hello '), Buffer.from('world')]),
+    );
+    expect(body(transport)).toBe('hello world');
+  });
+
+  test('a streamed body of unknown length (Transfer-Encoding from the front end) arrives whole', async () => {
+    let framing: unknown;
+    const transport = await run(
+      (req, res) => {
+        framing = [req.headers['transfer-encoding'], req.headers['content-length']];
+        req.pipe(res);
+      },
+      { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '', HTTP_TRANSFER_ENCODING: 'chunked' },
+      Readable.from([Buffer.from('a'.repeat(70_000)), Buffer.from('b')]),
+    );
+    expect(framing).toEqual(['chunked', undefined]);
+    expect(body(transport)).toBe('a'.repeat(70_000) + 'b');
+  });
+
+  test('a header value with CR or LF is refused with 400 before the listener runs', async () => {
+    const listener = jest.fn();
+    const transport = await run(listener, { HTTP_X_EVIL: 'a\r\nContent-Length: 5' });
+    expect(head(transport).status).toBe('400 Bad Request');
+    expect(listener).not.toHaveBeenCalled();
+  });
+});
+
+describe('the response', () => {
+  test('writeHead with an object, statusMessage, and the hop-by-hop headers dropped', async () => {
+    const transport = await run((_req, res) => {
+      res.writeHead(418, 'Short And Stout', { 'Content-Type': 'text/plain', 'X-A': ['1', '2'] });
+      res.end('tea');
+    });
+    expect(head(transport).status).toBe('418 Short And Stout');
+    const names = head(transport).headers.map(([name]) => name.toLowerCase());
+    expect(names).toEqual(['content-type', 'x-a', 'x-a', 'date']);
+    expect(names).not.toContain('connection');
+    expect(names).not.toContain('transfer-encoding');
+    expect(body(transport)).toBe('tea');
+  });
+
+  test('writeHead with raw arrays; setHeader, getHeader, removeHeader, hasHeader, getHeaders', async () => {
+    let api: unknown;
+    const transport = await run((_req, res) => {
+      res.setHeader('X-Gone', 'x');
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.removeHeader('X-Gone');
+      api = [res.getHeader('set-cookie'), res.hasHeader('x-gone'), Object.keys(res.getHeaders())];
+      res.writeHead(201, ['X-Flat', 'yes', 'X-Flat2', 'also']);
+      res.end();
+    });
+    expect(api).toEqual([['a=1', 'b=2'], false, ['set-cookie']]);
+    expect(head(transport).status).toBe('201 Created');
+    expect(head(transport).headers).toEqual(
+      expect.arrayContaining([
+        ['Set-Cookie', 'a=1'],
+        ['Set-Cookie', 'b=2'],
+        ['X-Flat', 'yes'],
+        ['X-Flat2', 'also'],
+      ]),
+    );
+  });
+
+  test('a streamed response: chunks in order, callbacks, headersSent, finish then close', async () => {
+    const events: string[] = [];
+    const transport = await run((_req, res) => {
+      res.statusCode = 202;
+      res.on('finish', () => events.push('finish'));
+      res.on('close', () => events.push('close'));
+      res.write('a', () => events.push('write callback'));
+      events.push(`headersSent ${res.headersSent}`);
+      setTimeout(() => {
+        res.write(Buffer.from('b'));
+        res.end('c', () => events.push('end callback'));
+      }, 5);
+    });
+    await settle();
+    expect(head(transport).status).toBe('202 Accepted');
+    expect(transport.calls.map((c) => c.type)).toEqual(['head', 'body', 'body', 'end']);
+    expect(body(transport)).toBe('abc');
+    expect(events).toEqual(['headersSent true', 'write callback', 'finish', 'end callback', 'close']);
+  });
+
+  test('flushHeaders sends the head before any body', async () => {
+    const { transport, done } = start((_req, res) => {
+      res.setHeader('Content-Type', 'text/event-stream');
+      res.flushHeaders();
+      setTimeout(() => res.end('data: x\n\n'), 20);
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(transport.calls.map((c) => c.type)).toEqual(['head']);
+    await done;
+    expect(body(transport)).toBe('data: x\n\n');
+  });
+
+  test('HEAD: the head with the length the listener set, no body', async () => {
+    const transport = await run(
+      (_req, res) => {
+        res.setHeader('Content-Length', '5');
+        res.end('hello');
+      },
+      { REQUEST_METHOD: 'HEAD' },
+    );
+    expect(head(transport).headers).toContainEqual(['Content-Length', '5']);
+    expect(transport.chunks).toEqual([]);
+  });
+
+  test('304 without a body', async () => {
+    const transport = await run((_req, res) => {
+      res.writeHead(304, { ETag: '"v1"' });
+      res.end('ignored');
+    });
+    expect(head(transport).status).toBe('304 Not Modified');
+    expect(transport.chunks).toEqual([]);
+  });
+
+  test('Expect: 100-continue: writeContinue() is absorbed, the final head follows', async () => {
+    const transport = await run(
+      (req, res) => {
+        res.writeContinue();
+        req.pipe(res);
+      },
+      { REQUEST_METHOD: 'PUT', CONTENT_LENGTH: '2', HTTP_EXPECT: '100-continue' },
+      Readable.from([Buffer.from('ok')]),
+    );
+    expect(head(transport).status).toBe('200 OK');
+    expect(body(transport)).toBe('ok');
+  });
+
+  test("backpressure: write() returns false until the front end's socket takes the bytes, then 'drain'", async () => {
+    const transport = new FakeTransport({ backpressure: true });
+    const seen: string[] = [];
+    const big = Buffer.alloc(80 * 1024, 'x');
+    const { done } = start(
+      (_req, res) => {
+        seen.push(`first write ${res.write(big)}`);
+        seen.push(`second write ${res.write(big)}`);
+        res.once('drain', () => {
+          seen.push('drain');
+          res.end();
+        });
+      },
+      {},
+      { transport },
+    );
+    await settle();
+    expect(seen).toEqual(['first write false', 'second write false']);
+    while (!transport.calls.some((c) => c.type === 'end')) {
+      transport.release();
+      await settle();
+    }
+    await done;
+    expect(seen).toContain('drain');
+    expect(Buffer.concat(transport.chunks).length).toBe(2 * big.length);
+  });
+});
+
+describe('failures and aborts', () => {
+  test('a listener that throws gets a 500; one that rejects too', async () => {
+    const thrown = await run(() => {
+      throw new Error('boom');
+    });
+    expect(head(thrown).status).toBe('500 Internal Server Error');
+    const rejected = await run(async () => {
+      throw new Error('later');
+    });
+    expect(head(rejected).status).toBe('500 Internal Server Error');
+  });
+
+  test("the front end going away: req 'aborted' and 'close', res 'close' without 'finish'", async () => {
+    const events: string[] = [];
+    const input = new PassThrough();
+    const { transport, done } = start(
+      (req, res) => {
+        req.on('aborted', () => events.push('req aborted'));
+        req.on('close', () => events.push('req close'));
+        res.on('close', () => events.push(`res close, finished ${res.writableFinished}`));
+        res.write('partial');
+      },
+      { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' },
+      { input },
+    );
+    input.write('some');
+    await settle();
+    transport.abortRequest();
+    await done;
+    await new Promise((r) => setTimeout(r, 10));
+    expect(events).toEqual(expect.arrayContaining(['req aborted', 'req close', 'res close, finished false']));
+  });
+
+  test('an Upgrade request is answered 501 and logged, the listener never runs', async () => {
+    const { log, lines } = recordingLogger();
+    const listener = jest.fn();
+    const exchange = start(
+      listener,
+      { HTTP_UPGRADE: 'websocket', HTTP_CONNECTION: 'keep-alive, Upgrade' },
+      { log },
+    );
+    await exchange.done;
+    expect(head(exchange.transport).status).toBe('501 Not Implemented');
+    expect(listener).not.toHaveBeenCalled();
+    expect(lines.find((l) => l.msg.includes('cannot carry an upgraded connection'))).toMatchObject({
+      upgrade: 'websocket',
+    });
+  });
+});
