@@ -2,7 +2,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import { fetchApp, requestUrl } from '../../src/adapters/fetch';
 import { runApp } from '../../src/gateway/driver';
-import { FakeTransport, makeEnviron, silentLog } from '../helpers/gateway';
+import { FakeTransport, makeEnviron } from '../helpers/gateway';
 
 async function run(
   handler: Parameters<typeof fetchApp>[0],
@@ -11,7 +11,7 @@ async function run(
 ): Promise<FakeTransport> {
   const transport = options.transport ?? new FakeTransport();
   const environ = makeEnviron({ vars, signal: transport.signal, input: options.input });
-  await runApp(fetchApp(handler), environ, transport, silentLog);
+  await runApp(fetchApp(handler), environ, transport);
   expect(transport.violations).toEqual([]);
   return transport;
 }

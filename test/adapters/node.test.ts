@@ -22,14 +22,14 @@ function start(
     log?: ReturnType<typeof recordingLogger>['log'];
   } = {},
 ): Exchange {
-  const transport = options.transport ?? new FakeTransport();
+  const transport = options.transport ?? new FakeTransport({ log: options.log });
   const environ = makeEnviron({
     vars: { REQUEST_URI: '/', ...vars },
     signal: transport.signal,
     input: options.input,
     log: options.log,
   });
-  const done = runApp(nodeApp(listener), environ, transport, options.log ?? silentLog);
+  const done = runApp(nodeApp(listener), environ, transport);
   return { transport, done };
 }
 
@@ -133,7 +133,6 @@ describe('the request', () => {
       }),
       environ,
       transport,
-      silentLog,
     );
     expect(url).toBe('/app/x%20y?a=1');
     expect(transport.calls).toContainEqual({ type: 'end' });

@@ -3,12 +3,13 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { netConnectOptions } from '../../src/client/connect';
 import { serializeScgiHeaders } from '../../src/scgi/serializer';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { FastCgiClient } from '../helpers/fastcgi';
 import { requireBinary, startFrontEnd, type FrontEnd } from '../helpers/frontends';
 import { request as httpRequest, requestAndAbort } from '../helpers/http';
-import { connectOptions, requestVariables, scgiRequest, type CgiResponse } from '../helpers/scgi';
+import { requestVariables, scgiRequest, type CgiResponse } from '../helpers/scgi';
 import { waitForLog } from './interop-cases';
 
 export const DOWNLOAD = fs.readFileSync(
@@ -66,7 +67,7 @@ export function scgiWay(address: () => string): Way {
     request: async (ask) => fromCgi(await scgiRequest(address(), variables(ask), ask.body)),
     abortAfter: (uri, bytes) =>
       new Promise((resolve, reject) => {
-        const socket = net.connect(connectOptions(address()));
+        const socket = net.connect(netConnectOptions(address()));
         let received = 0;
         socket.on('data', (chunk: Buffer) => {
           received += chunk.length;

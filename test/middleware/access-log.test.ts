@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { accessLog, logLine, type AccessRecord } from '../../src/middleware/access-log';
 import { runApp } from '../../src/gateway/driver';
 import type { App } from '../../src/gateway/types';
-import { FakeTransport, makeEnviron, recordingLogger, silentLog } from '../helpers/gateway';
+import { FakeTransport, makeEnviron, recordingLogger } from '../helpers/gateway';
 
 const RECORD: AccessRecord = {
   remote: '192.0.2.1',
@@ -38,7 +38,7 @@ async function logged(app: App, format: 'json' | 'combined'): Promise<Record<str
     vars: { REQUEST_URI: '/x?y=1', REMOTE_ADDR: '127.0.0.1', HTTP_USER_AGENT: 'curl' },
     signal: transport.signal,
   });
-  await runApp(accessLog({ format, log })(app), environ, transport, silentLog);
+  await runApp(accessLog({ format, log })(app), environ, transport);
   return lines.filter((l) => 'access' in l);
 }
 

@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { compress, negotiate } from '../../src/middleware/compress';
 import { runApp } from '../../src/gateway/driver';
 import type { App, HeaderList } from '../../src/gateway/types';
-import { FakeTransport, makeEnviron, silentLog } from '../helpers/gateway';
+import { FakeTransport, makeEnviron } from '../helpers/gateway';
 
 const TEXT = 'hello, compressible world! '.repeat(200);
 
@@ -17,7 +17,7 @@ async function get(
     vars: { REQUEST_METHOD: method, HTTP_ACCEPT_ENCODING: acceptEncoding },
     signal: transport.signal,
   });
-  await runApp(compress()(app), environ, transport, silentLog);
+  await runApp(compress()(app), environ, transport);
   expect(transport.violations).toEqual([]);
   const head = transport.calls[0];
   if (head.type !== 'head') throw new Error('no head');

@@ -2,7 +2,7 @@
 import { runApp } from '../../src/gateway/driver';
 import { requestId } from '../../src/middleware/request-id';
 import type { App } from '../../src/gateway/types';
-import { FakeTransport, makeEnviron, recordingLogger, silentLog } from '../helpers/gateway';
+import { FakeTransport, makeEnviron, recordingLogger } from '../helpers/gateway';
 
 async function serve(options: Parameters<typeof requestId>[0], incoming?: string) {
   const { log, lines } = recordingLogger();
@@ -19,7 +19,7 @@ async function serve(options: Parameters<typeof requestId>[0], incoming?: string
     start('200 OK', []);
     return ['x'];
   };
-  await runApp(requestId(options)(app), environ, transport, silentLog);
+  await runApp(requestId(options)(app), environ, transport);
   const head = transport.calls[0];
   return {
     id,
