@@ -1,5 +1,6 @@
 // Incremental SCGI request parser: bytes in, header pairs and body views out through a sink; no sockets.
 import { DEFAULT_LIMITS } from '../limits';
+import { latin1 } from '../latin1';
 import { ScgiProtocolError, type ScgiErrorCode } from './errors';
 
 /**
@@ -249,21 +250,23 @@ export class ScgiParser {
   /**
    * `(name NUL value NUL)*`, CONTENT_LENGTH first (SCGI protocol.txt). One pass with indexOf(0);
    * the first violation in byte order wins (a missing CONTENT_LENGTH is only known at the end).
-   * Names and values are copied out as latin1 strings so the block is not pinned.
+   * Names and values are substrings of the block decoded once as latin1 (see latin1()), so the
+   * socket's buffer is not pinned.
    */
   private parseBlock(block: Buffer): boolean {
-    const end = block.length;
+    const text = latin1(block);
+    const end = text.length;
     const pairs: HeaderPairs = [];
     let contentLength = -1;
     let pos = 0;
     while (pos < end) {
-      const nameEnd = block.indexOf(0, pos);
+      const nameEnd = text.indexOf('\0', pos);
       if (nameEnd === -1) return this.fail('ERR_SCGI_ODD_FIELDS', 'header block does not end with NUL');
       if (nameEnd === pos) return this.fail('ERR_SCGI_EMPTY_NAME', `empty header name at byte ${pos}`);
-      const valueEnd = nameEnd + 1 < end ? block.indexOf(0, nameEnd + 1) : -1;
+      const valueEnd = nameEnd + 1 < end ? text.indexOf('\0', nameEnd + 1) : -1;
       if (valueEnd === -1) return this.fail('ERR_SCGI_ODD_FIELDS', 'header block has a name without a value');
-      const name = block.toString('latin1', pos, nameEnd);
-      const value = block.toString('latin1', nameEnd + 1, valueEnd);
+      const name = text.substring(pos, nameEnd);
+      const value = text.substring(nameEnd + 1, valueEnd);
       if (name === CONTENT_LENGTH) {
         if (pairs.length !== 0) {
           return contentLength === -1
