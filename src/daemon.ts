@@ -177,8 +177,11 @@ export class Daemon {
       for (const connection of this.connections.keys()) connection.destroy();
       for (const l of this.listeners) if (l.server instanceof http.Server) l.server.closeAllConnections();
     }, drainTimeoutMs);
-    await Promise.all(closed);
-    // server.close() does not wait for connections adopted from another process: these are waited for here.
+    // A socket sent to another process stays counted by node's server until that process reports it
+    // closed: when handing over, the connections tracked here are what is waited for.
+    if (handOff === undefined) await Promise.all(closed);
+    else await Promise.all(closed.filter((_, i) => this.listeners[i].server instanceof http.Server));
+    // Connections adopted from another process were never the server's to wait for.
     while (this.connections.size > 0) await new Promise((r) => setTimeout(r, 10));
     clearTimeout(deadline);
     if (this.sweeper !== null) clearInterval(this.sweeper);

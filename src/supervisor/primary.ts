@@ -12,6 +12,7 @@ import { SD_LISTEN_FDS_START } from '../socket-activation';
 import { buildStatus, listenerStatus, type DaemonStatus, type WorkerState } from '../status/snapshot';
 import { VERSION } from '../version';
 import { CrashHistory } from './backoff';
+import { stopReading } from './stop-reading';
 import { isMessage, WORKER_SPEC_VARIABLE, type ToPrimary, type ToWorker, type WorkerSpec } from './messages';
 
 /** How long a worker may take to answer `stats?` before the status goes without it. */
@@ -156,18 +157,26 @@ export class Primary {
   }
 
   private tell(info: WorkerInfo, message: ToWorker, handle?: Socket): void {
-    if (info.worker.isConnected()) info.worker.send(message, handle);
+    // The socket object left here once its handle is sent must close, or the sending worker's
+    // server, which asks this process whether the sockets it passed on are closed, waits forever.
+    if (info.worker.isConnected()) info.worker.send(message, handle, () => handle?.destroy());
     else handle?.destroy();
   }
 
   /** A kept-alive connection from a retiring worker goes to a serving one, round robin. */
   private adopt(from: WorkerInfo, protocol: ListenerProtocol, socket: Socket | undefined): void {
+    this.log.debug({ from: from.slot, handle: socket !== undefined }, 'passing a kept-alive connection on');
     if (socket === undefined) return;
-    const serving = [...this.workers.values()].filter((w) => w !== from && w.state === 'serving');
+    // The newest generation first: an older worker still serving is about to retire too.
+    const serving = [...this.workers.values()]
+      .filter((w) => w !== from && w.state === 'serving')
+      .sort((a, b) => b.generation - a.generation)
+      .filter((w, _, all) => w.generation === all[0].generation);
     if (serving.length === 0) {
       socket.destroy();
       return;
     }
+    stopReading(socket);
     this.tell(serving[this.nextAdopter++ % serving.length], { sluice: 'adopt', protocol }, socket);
   }
 

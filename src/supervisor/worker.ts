@@ -4,6 +4,7 @@ import { EXIT, exitCodeFor } from '../exit-codes';
 import { reopenLogFiles } from '../gateway/logger';
 import type { ListenerProtocol } from '../daemon';
 import { startServing, type Serving } from '../serving';
+import { stopReading } from './stop-reading';
 import type { StatusSource } from '../status/endpoint';
 import type { DaemonStatus } from '../status/snapshot';
 import { isMessage, WORKER_SPEC_VARIABLE, type ToPrimary, type ToWorker, type WorkerSpec } from './messages';
@@ -59,6 +60,8 @@ export async function runWorker(): Promise<number> {
     const handOff =
       how === 'retire'
         ? (socket: Socket, protocol: ListenerProtocol): void => {
+            log.debug({ protocol }, 'handing a kept-alive connection over');
+            stopReading(socket);
             const sent = send({ sluice: 'handoff', protocol }, socket).then(() => void socket.destroy());
             handOffs.add(sent);
           }
@@ -92,6 +95,7 @@ export async function runWorker(): Promise<number> {
         reopenLogFiles();
         break;
       case 'adopt':
+        log.debug({ protocol: m.protocol, handle: handle !== undefined }, 'adopting a kept-alive connection');
         if (handle !== undefined && !leaving) serving.daemon.adopt(handle as Socket, m.protocol);
         else (handle as Socket | undefined)?.destroy();
         break;
