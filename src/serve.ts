@@ -87,7 +87,9 @@ async function serveAlone(options: ServeOptions, listeners: readonly ListenerSpe
         reloads: 0,
         restarts: 0,
         recycles: 0,
-        listeners: listeners.map((l, i) => listenerStatus(l.protocol, self.bound[i] ?? l.address)),
+        listeners: listeners.map((l, i) =>
+          listenerStatus(l.protocol, self.bound[i] ?? l.address, options.listenBacklog),
+        ),
         slots: [],
         workers: [
           {

@@ -22,8 +22,8 @@ export interface ListenerStatus {
   readonly address: string;
   /** Connections waiting to be accepted (Linux, TCP only); null where unknown. */
   readonly queued: number | null;
-  /** The queue's length limit, where known. */
-  readonly backlog: number | null;
+  /** The queue's length limit asked for (--listen-backlog; the kernel caps it at net.core.somaxconn). */
+  readonly backlog: number;
 }
 
 export interface SlotStatus {
@@ -73,14 +73,9 @@ export function buildStatus(parts: StatusParts): DaemonStatus {
 }
 
 /** The status of each listener: its address as logged, and its accept queue where the kernel tells. */
-export function listenerStatus(protocol: string, address: ListenAddress): ListenerStatus {
-  const queue = address.kind === 'tcp' ? listenQueue(address.port) : null;
-  return {
-    protocol,
-    address: formatAddress(address),
-    queued: queue?.queued ?? null,
-    backlog: queue?.backlog ?? null,
-  };
+export function listenerStatus(protocol: string, address: ListenAddress, backlog: number): ListenerStatus {
+  const queued = address.kind === 'tcp' ? listenQueue(address.port) : null;
+  return { protocol, address: formatAddress(address), queued, backlog };
 }
 
 export function totalsOf(workers: readonly WorkerStatus[]): Counters {

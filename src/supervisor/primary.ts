@@ -344,7 +344,9 @@ export class Primary {
       reloads: this.reloads,
       restarts: this.slots.reduce((n, s) => n + s.restarts, 0),
       recycles: this.recycles,
-      listeners: this.listeners.map((l, i) => listenerStatus(l.protocol, this.bound[i] ?? l.address)),
+      listeners: this.listeners.map((l, i) =>
+        listenerStatus(l.protocol, this.bound[i] ?? l.address, this.options.listenBacklog),
+      ),
       slots: this.slots.map((s, i) => ({ slot: i + 1, restarts: s.restarts, crashLoop: s.crashLoop })),
       workers: live.map((w, i) => ({
         slot: w.slot,
