@@ -219,7 +219,8 @@ export class Primary {
     setTimeout(() => {
       if (!this.stopping && ![...this.workers.values()].some((w) => w.slot === info.slot))
         this.fork(info.slot);
-    }, delay).unref();
+      // Not unref'd: with every worker dead, this timer is what keeps the primary alive.
+    }, delay);
   }
 
   /** Starts a successor for `old`'s slot and retires `old` once the successor serves. */

@@ -35,6 +35,15 @@ export async function runWorker(): Promise<number> {
       void send({ sluice: 'status?', id });
     });
 
+  // A stop or retire may come while the app is still loading: it is kept and obeyed once serving.
+  let early: 'retire' | 'stop' | null = null;
+  const beforeServing = (message: unknown): void => {
+    if (isMessage(message) && (message.sluice === 'stop' || message.sluice === 'retire'))
+      early ??= message.sluice;
+  };
+  const stopBeforeServing = (): void => void (early = 'stop');
+  process.on('message', beforeServing);
+  process.on('SIGTERM', stopBeforeServing);
   let serving: Serving;
   try {
     serving = await startServing(options, spec.listeners, {
@@ -101,6 +110,8 @@ export async function runWorker(): Promise<number> {
         break;
     }
   });
+  process.off('message', beforeServing);
+  process.off('SIGTERM', stopBeforeServing);
   process.on('SIGTERM', () => void leave('stop'));
   // The primary is gone (killed): nobody will replace or stop this worker, so it stops itself.
   process.on('disconnect', () => void leave('stop'));
@@ -123,6 +134,7 @@ export async function runWorker(): Promise<number> {
   recycleCheck.unref();
 
   await send({ sluice: 'ready', bound: serving.bound });
+  if (early !== null) void leave(early);
   return finished;
 }
 

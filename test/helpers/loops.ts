@@ -69,10 +69,15 @@ export function fastcgiLoop(address: string): Loop {
     const post = n % 2 === 1;
     // The client keeps replies by id: the previous request's would answer this one.
     client.replies.delete(1);
-    const reply = await client.request(1, {
-      params: fcgiParams(post ? 'POST' : 'GET', `/loop/${n}`, post ? [['CONTENT_LENGTH', '9']] : []),
-      stdin: post ? Buffer.from('post body') : undefined,
-    });
+    // Short: a request lost with a killed worker only shows as a connection closed without a reply.
+    const reply = await client.request(
+      1,
+      {
+        params: fcgiParams(post ? 'POST' : 'GET', `/loop/${n}`, post ? [['CONTENT_LENGTH', '9']] : []),
+        stdin: post ? Buffer.from('post body') : undefined,
+      },
+      3000,
+    );
     if (reply.end === undefined)
       throw new Error(`no END_REQUEST: ${client.error?.message ?? 'connection closed'}`);
     const response = reply.response();
