@@ -2,7 +2,7 @@
 # Installs the real front ends the interop tests start themselves (Debian/Ubuntu), and only those missing.
 set -euo pipefail
 
-packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk)
+packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk systemd iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -88,6 +88,8 @@ const INSTALL_HINT: Record<string, string> = {
   haproxy: 'apt-get install haproxy',
   'cgi-fcgi': 'apt-get install libfcgi-bin',
   wrk: 'apt-get install wrk',
+  'systemd-socket-activate': 'apt-get install systemd',
+  ss: 'apt-get install iproute2',
 };
 
 // ---------------------------------------------------------------------------------------------
