@@ -39,7 +39,7 @@ async function reloadUnderLoad(daemon: Daemon, loops: Loop[]): Promise<LoopResul
     const settled = loops.map((l) => l.result.sent);
     await until(() => loops.every((l, i) => l.result.sent > settled[i] + 100), 10_000, 'loops going on');
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${state()}`);
+    throw new Error(`${(error as Error).message}\n${state()}`, { cause: error });
   } finally {
     await Promise.all(loops.map((l) => l.stop()));
   }

@@ -17,7 +17,10 @@ function versionFile(): string {
   return file;
 }
 
-async function status(daemon: Daemon, query = ''): Promise<{ text: string; json: () => any }> {
+async function status(
+  daemon: Daemon,
+  query = '',
+): Promise<{ text: string; json: () => ReturnType<typeof JSON.parse> }> {
   const response = await scgiRequest(
     daemon.addresses.scgi![0],
     requestVariables('GET', '/sluice-status' + query),
