@@ -4,7 +4,7 @@
 # server for the client tests.
 set -euo pipefail
 
-packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk php-fpm)
+packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk php-fpm systemd iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

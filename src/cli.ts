@@ -1,74 +1,95 @@
-// The `sluice` command line: parses flags, starts the daemon, maps failures to exit codes.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { InterfaceName } from './adapters/detect';
+// The `sluice` command line: parses flags and config files, starts the daemon, maps failures to exit codes.
+import cluster from 'node:cluster';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClientCommands } from './commands/program';
-import { Daemon, type ListenerSpec } from './daemon';
-import { SluiceError, UsageError } from './errors';
-import { parseAddress } from './gateway/address';
-import { peerFilter } from './gateway/allow';
-import { createLogger } from './gateway/logger';
-import { resolveLimits, type Limits } from './limits';
-import { loadApp, parseAppSpec } from './load-app';
-import { catchErrors } from './middleware/catch-errors';
+import { readConfigFile } from './config-file';
+import { EXIT, exitCodeFor } from './exit-codes';
+import {
+  BadValue,
+  mergeOptions,
+  OPTIONS,
+  type GivenOptions,
+  type OptionSpec,
+  type ServeOptions,
+} from './options';
+import { checkServeOptions, listenerSpecs, serve } from './serve';
+import { runWorker } from './supervisor/worker';
 import { VERSION } from './version';
 
-/** Exit codes, as documented in docs/cli.md. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
-
-interface ServeFlags {
-  scgi: string[];
-  fastcgi: string[];
-  http: string[];
-  mount: string;
-  socketMode: number;
-  logLevel: string;
-  pretty?: boolean;
-  drainTimeout: number;
-  maxConnections?: number;
-  maxHeaderBytes?: number;
-  maxBodyBytes?: number;
-  maxParamsBytes?: number;
-  maxConnRequests?: number;
-  maxRequests?: number;
-  bodyMemoryBytes?: number;
-  allow: string[];
-  interface?: InterfaceName;
-  debug?: boolean;
-}
+export { EXIT };
 
 const SERVE_EXAMPLES = `
 Addresses (ADDR): unix:/path or /path (Unix socket), host:port, [::1]:port, :port (loopback only).
+Sockets passed by systemd (LISTEN_FDS) are served too, each by the protocol its name says.
 
 Examples:
   sluice serve examples/hello.mjs --http :8080
-  sluice serve app.mjs --scgi unix:/run/sluice/scgi.sock --socket-mode 0660
+  sluice serve app.mjs --fastcgi unix:/run/sluice/fastcgi.sock --socket-mode 0660 --workers auto
   sluice serve app.ts:handler --scgi 127.0.0.1:4000 --mount /app --log-level debug
+  sluice serve --config /etc/sluice/app.json --workers 4
 
-Signals: SIGTERM or SIGINT stops accepting, lets requests in flight finish (up to --drain-timeout),
-removes Unix socket files and exits 0.`;
+Config file: JSON whose keys are the long flags in camelCase ("maxRequests": 1000), plus "app";
+flags given on the command line win over it.
 
-function collect(value: string, previous: string[]): string[] {
-  parseAddress(value);
-  return [...previous, value];
-}
+Signals (to the primary, or the only process with --workers 0):
+  SIGTERM, SIGINT  stop accepting, let requests in flight finish (up to --drain-timeout), exit 0;
+                   a second one exits at once with code 1
+  SIGHUP           reload: read --config again and start new workers with the app loaded afresh;
+                   old workers finish their requests and retire once the new ones serve.
+                   Listener changes need a restart. Needs --workers 1 or more (the default).
+  SIGUSR2          reopen --log-file and --access-log (after logrotate moved them)
 
-function integer(min: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min)
-      throw new InvalidArgumentError(`expected an integer >= ${min}`);
-    return Number(value);
+Exit codes: 0 stopped cleanly; 1 failure at run time or second signal; 2 usage, config or start-up
+error; 3 every worker crash-looping (5 deaths in 10 s).`;
+
+function addOption(command: Command, spec: OptionSpec): void {
+  const parse = (value: string, previous: unknown): unknown => {
+    let parsed: unknown;
+    try {
+      parsed = spec.parse(value);
+    } catch (error) {
+      if (error instanceof BadValue) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
+    return spec.list ? [...((previous as unknown[] | undefined) ?? []), parsed] : parsed;
   };
+  if (spec.flag.includes('<')) {
+    command.addOption(new Option(spec.flag, spec.help).argParser(parse));
+    return;
+  }
+  command.addOption(new Option(spec.flag, spec.help));
+  if (spec.negatable) command.addOption(new Option(`--no-${spec.flag.slice(2)}`).hideHelp());
 }
 
-function octalMode(value: string): number {
-  if (!/^0?[0-7]{3}$/.test(value)) throw new InvalidArgumentError('expected an octal mode such as 0660');
-  return parseInt(value, 8);
+/** The flags given on the command line (never commander's defaults: those come from DEFAULTS). */
+function givenFlags(command: Command, app: string | undefined): GivenOptions & { config?: string } {
+  const values = command.opts() as Record<string, unknown>;
+  const given: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined && command.getOptionValueSource(key) === 'cli') given[key] = value;
+  }
+  if (app !== undefined) given.app = app;
+  return given;
 }
 
-function mountPrefix(value: string): string {
-  if (value === '' || value === '/') return '';
-  if (!value.startsWith('/')) throw new InvalidArgumentError('a mount prefix starts with /');
-  return value.replace(/\/+$/, '');
+/** Defaults, then the config file, then the flags. */
+function resolveOptions(flags: GivenOptions & { config?: string }): ServeOptions {
+  const { config, ...cli } = flags;
+  const file = config === undefined ? {} : readConfigFile(config);
+  return mergeOptions(file, cli);
+}
+
+function settingsCommand(program: Command, name: string, description: string): Command {
+  const command = program
+    .command(name)
+    .description(description)
+    .argument('[app-module]', 'a .js, .mjs, .cjs or .ts file; append :name to pick a named export')
+    .option(
+      '--config <FILE>',
+      'read settings from a JSON file (keys: the long flags in camelCase); flags win',
+    );
+  for (const spec of OPTIONS) addOption(command, spec);
+  return command;
 }
 
 export function buildProgram(run: (task: Promise<number>) => void): Command {
@@ -81,65 +102,33 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
 
-  program
-    .command('serve')
-    .description('run an app (environ, startResponse) behind one or more listeners')
-    .argument('<app-module>', 'a .js, .mjs, .cjs or .ts file; append :name to pick a named export')
-    .option('--scgi <ADDR>', 'listen for SCGI (repeatable)', collect, [])
-    .option('--fastcgi <ADDR>', 'listen for FastCGI (repeatable)', collect, [])
-    .option('--http <ADDR>', 'development listener speaking plain HTTP (repeatable)', collect, [])
-    .option('--mount <PREFIX>', 'SCRIPT_NAME when sluice derives PATH_INFO from REQUEST_URI', mountPrefix, '')
-    .addOption(
-      new Option('--socket-mode <MODE>', 'mode of Unix socket files, octal')
-        .argParser(octalMode)
-        .default(0o660, '0660'),
-    )
-    .addOption(
-      new Option('--log-level <LEVEL>', 'log level')
-        .choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'])
-        .default('info'),
-    )
-    .option('--pretty', 'human-readable logs (default when stderr is a terminal)')
-    .option('--no-pretty', 'JSON logs even on a terminal')
-    .option(
-      '--allow <ADDR[,ADDR...]>',
-      'TCP peers allowed to connect (addresses or CIDR ranges, repeatable; default: FCGI_WEB_SERVER_ADDRS, else any)',
-      (value: string, previous: string[]) => [...previous, value],
-      [],
-    )
-    .option('--drain-timeout <MS>', 'on stop, wait this long for requests in flight', integer(0), 10_000)
-    .option('--max-connections <N>', 'concurrent connections per listener (default 10000)', integer(1))
-    .option('--max-header-bytes <N>', 'largest SCGI header block (default 1048576)', integer(1))
-    .option(
-      '--max-body-bytes <N>',
-      'largest request body (default: no limit; the front end enforces its own)',
-      integer(0),
-    )
-    .option(
-      '--max-params-bytes <N>',
-      'FastCGI: largest PARAMS stream of one request (default 1048576)',
-      integer(1),
-    )
-    .option(
-      '--max-conn-requests <N>',
-      'FastCGI: concurrent requests on one connection, announced as FCGI_MAX_REQS (default 256)',
-      integer(1),
-    )
-    .option('--max-requests <N>', 'FastCGI: requests in flight in the process (default 10000)', integer(1))
-    .option(
-      '--body-memory-bytes <N>',
-      'FastCGI: unread body bytes held in memory per multiplexed request before spilling to a temp file (default 1048576)',
-      integer(0),
-    )
-    .addOption(
-      new Option(
-        '--interface <NAME>',
-        'what the export is: gateway (environ, startResponse), node (req, res; Express, Koa, Fastify) or fetch (Hono); default: detected',
-      ).choices(['gateway', 'node', 'fetch']),
-    )
-    .option('--debug', 'answer app errors with a page showing the error and stack (development only)')
-    .addHelpText('after', SERVE_EXAMPLES)
-    .action((appModule: string, flags: ServeFlags) => run(serve(appModule, flags)));
+  const serveCommand = settingsCommand(
+    program,
+    'serve',
+    'run an app (environ, startResponse) behind one or more listeners',
+  ).addHelpText('after', SERVE_EXAMPLES);
+  serveCommand.action((app: string | undefined, _flags: unknown, command: Command) => {
+    const flags = givenFlags(command, app);
+    run(Promise.resolve().then(() => serve(resolveOptions(flags), () => resolveOptions(flags))));
+  });
+
+  settingsCommand(
+    program,
+    'check-config',
+    'check flags and --config as `serve` would, print the settings, start nothing',
+  ).action((app: string | undefined, _flags: unknown, command: Command) => {
+    run(
+      Promise.resolve().then(() => {
+        const options = resolveOptions(givenFlags(command, app));
+        checkServeOptions(options);
+        // Systemd-passed sockets are not there to check: only the flags' listeners count here.
+        if (options.scgi.length + options.fastcgi.length + options.http.length > 0)
+          listenerSpecs(options, []);
+        process.stdout.write(JSON.stringify(options, null, 2) + '\n');
+        return EXIT.OK;
+      }),
+    );
+  });
 
   addClientCommands(program, run, () => ({
     env: process.env,
@@ -153,87 +142,16 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
     `
 Examples:
   sluice serve examples/hello.mjs --http :8080 --scgi unix:/tmp/sluice.sock
+  sluice check-config --config /etc/sluice/app.json
   sluice request --connect unix:/tmp/sluice-fastcgi.sock -i /
   sluice serve --help`,
   );
   return program;
 }
 
-function listenerSpecs(flags: ServeFlags): ListenerSpec[] {
-  const specs: ListenerSpec[] = [
-    ...flags.scgi.map((a) => ({ protocol: 'scgi' as const, address: parseAddress(a) })),
-    ...flags.fastcgi.map((a) => ({ protocol: 'fastcgi' as const, address: parseAddress(a) })),
-    ...flags.http.map((a) => ({ protocol: 'http' as const, address: parseAddress(a) })),
-  ];
-  if (specs.length === 0) {
-    throw new UsageError('ERR_USAGE_NO_LISTENER', 'give at least one of --scgi, --fastcgi or --http');
-  }
-  return specs;
-}
-
-function limitsFrom(flags: ServeFlags): Limits {
-  const overrides: { -readonly [K in keyof Limits]?: Limits[K] } = {};
-  if (flags.maxConnections !== undefined) overrides.maxConnections = flags.maxConnections;
-  if (flags.maxHeaderBytes !== undefined) overrides.scgiMaxHeaderBytes = flags.maxHeaderBytes;
-  if (flags.maxBodyBytes !== undefined) overrides.maxBodyBytes = flags.maxBodyBytes;
-  if (flags.maxParamsBytes !== undefined) overrides.fcgiMaxParamsBytes = flags.maxParamsBytes;
-  if (flags.maxConnRequests !== undefined) overrides.fcgiMaxRequestsPerConnection = flags.maxConnRequests;
-  if (flags.maxRequests !== undefined) overrides.maxRequests = flags.maxRequests;
-  if (flags.bodyMemoryBytes !== undefined) overrides.fcgiStdinMemoryBytes = flags.bodyMemoryBytes;
-  return resolveLimits(overrides);
-}
-
-async function serve(appModule: string, flags: ServeFlags): Promise<number> {
-  const listeners = listenerSpecs(flags);
-  const allowSpecs = flags.allow.length > 0 ? flags.allow : [process.env.FCGI_WEB_SERVER_ADDRS ?? ''];
-  const allow = allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs);
-  const log = createLogger({ level: flags.logLevel as 'info', pretty: flags.pretty });
-  const loaded = await loadApp(parseAppSpec(appModule), { interface: flags.interface, log });
-  const app = flags.debug ? catchErrors({ debug: true })(loaded) : loaded;
-  const daemon = new Daemon({
-    context: {
-      app,
-      log,
-      limits: limitsFrom(flags),
-      environ: { mount: flags.mount },
-      multiprocess: false,
-      load: { active: 0 },
-    },
-    listeners,
-    socketMode: flags.socketMode,
-    allow,
-  });
-  try {
-    await daemon.start();
-  } catch (error) {
-    await daemon.stop(0);
-    throw error;
-  }
-  // Handlers go in before 'ready' is announced: whoever waits for that line may signal at once.
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting at once');
-        resolve(EXIT.FAILURE);
-        return;
-      }
-      stopping = true;
-      log.info({ signal, drainTimeoutMs: flags.drainTimeout }, 'stopping');
-      void daemon.stop(flags.drainTimeout).then(() => {
-        log.info('stopped');
-        resolve(EXIT.OK);
-      });
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
-  log.info({ version: VERSION, node: process.version }, 'ready');
-  return stopped;
-}
-
-/** Runs the CLI and resolves with the process exit code. */
+/** Runs the CLI (or, in a worker process, the worker) and resolves with the process exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  if (cluster.isWorker) return runWorker();
   let task: Promise<number> = Promise.resolve(EXIT.OK);
   const program = buildProgram((t) => (task = t));
   try {
@@ -242,23 +160,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return exitCodeFor(error);
   }
-}
-
-function exitCodeFor(error: unknown): number {
-  if (error instanceof CommanderError) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT.OK;
-    if (error.code === 'commander.help') return EXIT.OK;
-    return EXIT.USAGE;
-  }
-  if (error instanceof UsageError) {
-    process.stderr.write(`sluice: ${error.message}\n`);
-    return EXIT.USAGE;
-  }
-  if (error instanceof SluiceError) {
-    process.stderr.write(`sluice: ${error.message}\n`);
-    if (error.cause instanceof Error && error.cause.stack) process.stderr.write(error.cause.stack + '\n');
-    return EXIT.FAILURE;
-  }
-  process.stderr.write(`sluice: ${(error as Error)?.stack ?? String(error)}\n`);
-  return EXIT.FAILURE;
 }

@@ -1,4 +1,4 @@
-// Resource limits with their documented defaults; every length is checked against these before buffering.
+// Resource limits and timeouts with their documented defaults; every length is checked against these before buffering.
 
 /** One set of limits shared by the SCGI and FastCGI servers; see docs/limits.md. */
 export interface Limits {
@@ -8,8 +8,11 @@ export interface Limits {
   readonly maxBodyBytes: number;
   /** Concurrent connections per listener; beyond it new connections are closed at once. */
   readonly maxConnections: number;
-  /** FastCGI: requests in flight in the whole process; beyond it new ones get FCGI_OVERLOADED. */
-  readonly maxRequests: number;
+  /**
+   * Requests in flight in the whole process; beyond it new ones are refused with a 503
+   * (FastCGI: with FCGI_OVERLOADED).
+   */
+  readonly maxConcurrent: number;
   /** FastCGI: total PARAMS bytes of one request. */
   readonly fcgiMaxParamsBytes: number;
   /** FastCGI: concurrent requests on one connection (answered as FCGI_MAX_REQS). */
@@ -20,6 +23,17 @@ export interface Limits {
   readonly drainBytes: number;
   /** Milliseconds spent draining unread request bytes before closing anyway. */
   readonly drainTimeoutMs: number;
+  /**
+   * Milliseconds from a connection's accept (SCGI) or a request's BEGIN_REQUEST (FastCGI) until its
+   * headers or PARAMS are complete; beyond it the connection is closed (slowloris).
+   */
+  readonly headerTimeoutMs: number;
+  /** FastCGI: milliseconds a kept-alive connection may sit with no request before it is closed. */
+  readonly idleTimeoutMs: number;
+  /** Milliseconds an app may take to finish a response (0: no limit); beyond it a 504 and the signal aborts. */
+  readonly requestTimeoutMs: number;
+  /** Length of the kernel's queue of connections not yet accepted. */
+  readonly listenBacklog: number;
 }
 
 const MiB = 1024 * 1024;
@@ -28,12 +42,18 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   scgiMaxHeaderBytes: MiB,
   maxBodyBytes: Infinity,
   maxConnections: 10_000,
-  maxRequests: 10_000,
+  maxConcurrent: 10_000,
   fcgiMaxParamsBytes: MiB,
   fcgiMaxRequestsPerConnection: 256,
   fcgiStdinMemoryBytes: MiB,
   drainBytes: 4 * MiB,
   drainTimeoutMs: 5_000,
+  headerTimeoutMs: 30_000,
+  // Longer than the front ends' own idle timeouts (nginx keepalive_timeout 60s): the side that
+  // closes an idle kept connection must be the front end, or a request sent on it meanwhile is lost.
+  idleTimeoutMs: 120_000,
+  requestTimeoutMs: 0,
+  listenBacklog: 511,
 });
 
 /** Defaults overridden by whatever the caller sets. */

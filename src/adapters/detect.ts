@@ -2,7 +2,9 @@
 import { UsageError } from '../errors';
 
 /** The interfaces `--interface` can name. */
-export type InterfaceName = 'gateway' | 'node' | 'fetch';
+/** The interfaces `--interface` chooses between. */
+export const INTERFACE_NAMES = ['gateway', 'node', 'fetch'] as const;
+export type InterfaceName = (typeof INTERFACE_NAMES)[number];
 
 /** What an export was recognized as. */
 export type AppKind = 'gateway' | 'node' | 'express' | 'koa' | 'fastify' | 'fetch';

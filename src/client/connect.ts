@@ -1,5 +1,6 @@
 // Opening the client's connection: address parsing shared with the listeners, typed failures, a timeout.
 import net from 'node:net';
+import { UsageError } from '../errors';
 import { parseAddress, type ListenAddress } from '../gateway/address';
 import { ClientError } from './errors';
 
@@ -14,7 +15,10 @@ export function resolveAddress(address: string | ListenAddress): ListenAddress {
 /** Options for `net.connect` reaching `address`. */
 export function netConnectOptions(address: string | ListenAddress): net.NetConnectOpts {
   const parsed = resolveAddress(address);
-  return parsed.kind === 'unix' ? { path: parsed.path } : { host: parsed.host, port: parsed.port };
+  if (parsed.kind === 'unix') return { path: parsed.path };
+  if (parsed.kind === 'tcp') return { host: parsed.host, port: parsed.port };
+  // Only a listener is ever an inherited descriptor; parseAddress never makes one from text.
+  throw new UsageError('ERR_USAGE_ADDRESS', `cannot connect to an inherited socket (fd ${parsed.fd})`);
 }
 
 /**

@@ -1,5 +1,6 @@
 // One FastCGI connection: records routed to per-request state, replies written fairly, keep-alive and close.
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
 import { DrainGate, endAndDrain } from '../gateway/drain';
@@ -59,6 +60,10 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     this.socket.uncork();
   };
   private sliceBytes = 0;
+  /** performance.now() since when no request has been in flight. */
+  private idleSince = performance.now();
+  /** Set while retiring: the socket goes to this instead of being closed once idle. */
+  private handOff: ((socket: Socket) => void) | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -93,7 +98,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     socket.on('close', () => {
       for (const request of this.requests.values()) {
         request.connectionClosed();
-        this.context.load.active--;
+        this.context.load.finished(request);
       }
       this.requests.clear();
       onClose();
@@ -114,7 +119,8 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       return;
     }
     const load = this.context.load;
-    if (load.active >= this.context.limits.maxRequests) {
+    if (load.active >= this.context.limits.maxConcurrent) {
+      load.overloaded++;
       this.log.warn({ fcgiId: requestId, active: load.active }, 'too many requests in flight: overloaded');
       this.parser.requestDone(requestId);
       // HAProxy closes a multiplexed connection on FCGI_OVERLOADED, failing every other request on it;
@@ -250,16 +256,37 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   ended(request: FastCgiRequest, closeConnection: boolean): void {
     if (this.requests.get(request.id) !== request) return;
     this.requests.delete(request.id);
-    this.context.load.active--;
+    const now = this.context.load.finished(request);
     this.parser.requestDone(request.id);
     if (this.lastWriter === request) this.lastWriter = null;
     if (closeConnection) this.closing = true;
-    if (this.requests.size === 0 && this.closing) {
-      this.drainAndClose();
-      return;
+    if (this.requests.size === 0) {
+      this.idleSince = now;
+      if (this.closing) {
+        this.drainAndClose();
+        return;
+      }
+      if (this.handOff !== null) setImmediate(() => this.tryHandOff());
     }
     // A request that paused the socket for its unread body is gone; the others need input.
     this.pauseInput(false);
+  }
+
+  // --- timeouts ------------------------------------------------------------------------------------
+
+  expire(now: number): void {
+    if (this.draining) return;
+    const limits = this.context.limits;
+    if (this.requests.size > 0) {
+      for (const request of this.requests.values()) request.expire(now, limits);
+      return;
+    }
+    // Half a record waiting for its rest is a slow sender, not an idle connection.
+    const limit = this.parser.bufferedBytes > 0 ? limits.headerTimeoutMs : limits.idleTimeoutMs;
+    if (now - this.idleSince > limit) {
+      this.log.debug({ idleMs: Math.round(now - this.idleSince) }, 'idle connection closed');
+      this.drainAndClose();
+    }
   }
 
   // --- daemon stop --------------------------------------------------------------------------------
@@ -267,6 +294,35 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   shutdown(): void {
     this.closing = true;
     if (this.requests.size === 0) this.drainAndClose();
+  }
+
+  /**
+   * Closing a kept-alive connection races with the front end sending its next request on it (nginx
+   * does not retry a POST on a connection closed under it), so a retiring process hands the socket,
+   * still open, to its successor: between two requests, with nothing unread or unwritten.
+   */
+  retire(handOff: (socket: Socket) => void): void {
+    if (this.closing || this.draining) return;
+    this.handOff = handOff;
+    this.tryHandOff();
+  }
+
+  private tryHandOff(): void {
+    const socket = this.socket;
+    const handOff = this.handOff;
+    if (handOff === null || this.draining || this.closing || socket.destroyed) return;
+    if (this.requests.size > 0 || this.parser.bufferedBytes > 0) return;
+    if (this.corked || socket.writableLength > 0 || socket.readableLength > 0) {
+      // Bytes still leaving or already read: look again once they are gone.
+      setTimeout(() => this.tryHandOff(), 5).unref();
+      return;
+    }
+    this.handOff = null;
+    this.draining = true;
+    socket.pause();
+    socket.removeAllListeners('end');
+    socket.removeAllListeners('data');
+    handOff(socket);
   }
 
   destroy(): void {

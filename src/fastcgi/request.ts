@@ -1,20 +1,24 @@
 // One FastCGI request: its environ and body streams, and its response as STDOUT/STDERR/END_REQUEST records.
+import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import { BodySpool } from '../gateway/body-spool';
 import { Cancellation } from '../gateway/cancellation';
 import type { ServeContext } from '../gateway/context';
+import type { Limits } from '../limits';
 import { runApp } from '../gateway/driver';
 import {
   buildCgiVariables,
   createEnviron,
   declaredLength,
   type RequestContext,
+  type CgiVariables,
   type VariableList,
 } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
+import { nextRequestId, type MeteredRequest } from '../gateway/meter';
 import { plainResponse } from '../gateway/plain-response';
 import { headText, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
@@ -136,9 +140,14 @@ export function plainResponseRecords(requestId: number, code: number): Buffer[] 
   return [...headRecords(requestId, head, body), streamEndRecord(FCGI_STDOUT, requestId)];
 }
 
-export class FastCgiRequest implements ResponseTransport, RequestContext {
+export class FastCgiRequest implements ResponseTransport, RequestContext, MeteredRequest {
   readonly cancellation = new Cancellation();
   readonly protocol = 'fastcgi';
+  readonly requestId = nextRequestId();
+  readonly startedAt = performance.now();
+  status = 0;
+  bytes = 0;
+  vars: CgiVariables | null = null;
   private requestLog: Logger | null = null;
   private inputFeed: BodyFeed | null = null;
   private dataFeed: BodyFeed | null = null;
@@ -160,7 +169,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
   // --- RequestContext: made on first use -----------------------------------------------------------
 
   get log(): Logger {
-    return (this.requestLog ??= this.connectionLog.child({ fcgiId: this.id }));
+    return (this.requestLog ??= this.connectionLog.child({ fcgiId: this.id, req: this.requestId }));
   }
 
   get signal(): AbortSignal {
@@ -206,6 +215,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
       return;
     }
     vars.FCGI_ROLE = ROLE_NAMES[this.role];
+    this.vars = vars;
     this.inputFeed = this.feed(expected);
     const environ = createEnviron(vars, this);
     if (this.role === FCGI_FILTER) {
@@ -271,6 +281,24 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
     else this.respondPlain(error.status ?? 400, 1);
   }
 
+  /** Ends the request if it ran past --header-timeout (PARAMS incomplete) or --request-timeout. */
+  expire(now: number, limits: Limits): void {
+    if (this.done) return;
+    const age = now - this.startedAt;
+    if (this.inputFeed === null) {
+      if (age <= limits.headerTimeoutMs) return;
+      this.owner.context.load.timeouts++;
+      this.protocolError(
+        new ProtocolError('ERR_HEADER_TIMEOUT', 'PARAMS not received within --header-timeout', 408),
+      );
+    } else if (limits.requestTimeoutMs > 0 && age > limits.requestTimeoutMs) {
+      this.owner.context.load.timeouts++;
+      this.protocolError(
+        new ProtocolError('ERR_REQUEST_TIMEOUT', 'response not finished within --request-timeout', 504),
+      );
+    }
+  }
+
   private stopApp(reason: Error): void {
     this.cancellation.abort();
     this.inputFeed?.body.fail(reason);
@@ -294,6 +322,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
 
   private respondPlain(code: number, appStatus: number): void {
     this.headSent = true;
+    this.status = code;
     this.finish(
       [...plainResponseRecords(this.id, code), endRequestRecord(this.id, appStatus, FCGI_REQUEST_COMPLETE)],
       false,
@@ -340,6 +369,8 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
     const head = withContentLength(response, bodyLength);
     if (this.done) return undefined;
     this.headSent = true;
+    this.status = head.code;
+    if (first !== null) this.bytes += first.length;
     const records = headRecords(this.id, head, first);
     this.takeHeldStderr(records);
     return this.owner.write(records, this);
@@ -347,6 +378,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext {
 
   sendBody(chunk: Buffer): Promise<void> | undefined {
     if (this.done) return undefined;
+    this.bytes += chunk.length;
     return this.owner.write(stdoutRecords(this.id, chunk), this);
   }
 

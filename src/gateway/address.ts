@@ -3,7 +3,9 @@ import { UsageError } from '../errors';
 
 export type ListenAddress =
   | { readonly kind: 'unix'; readonly path: string }
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number };
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  /** A listening socket inherited from systemd (socket activation), with its LISTEN_FDNAMES name. */
+  | { readonly kind: 'fd'; readonly fd: number; readonly name: string };
 
 /** Parses an address flag; a bare `:port` binds loopback only, so nothing is exposed by accident. */
 export function parseAddress(spec: string): ListenAddress {
@@ -31,5 +33,6 @@ function unixAddress(path: string, spec: string): ListenAddress {
 /** The address as logged and printed: `unix:/path` or `host:port` (IPv6 in brackets). */
 export function formatAddress(address: ListenAddress): string {
   if (address.kind === 'unix') return 'unix:' + address.path;
+  if (address.kind === 'fd') return `fd:${address.fd}`;
   return (address.host.includes(':') ? `[${address.host}]` : address.host) + ':' + address.port;
 }

@@ -46,3 +46,17 @@ export function peerFilter(specs: readonly string[]): PeerFilter {
     },
   };
 }
+
+/**
+ * A filter for the status path: like {@link peerFilter}, plus the entry `unix` for front ends on Unix
+ * sockets, which have no address to check.
+ */
+export function statusPeerFilter(specs: readonly string[]): PeerFilter {
+  const entries = specs.flatMap((spec) => spec.split(',')).map((s) => s.trim());
+  const unix = entries.includes('unix');
+  const tcp = peerFilter(entries.filter((e) => e !== 'unix'));
+  return {
+    entries,
+    allows: (peer) => (peer === undefined ? unix : tcp.allows(peer)),
+  };
+}

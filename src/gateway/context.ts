@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Limits } from '../limits';
 import type { EnvironOptions } from './environ';
+import type { Meter } from './meter';
 import type { App } from './types';
 
 export interface ServeContext {
@@ -11,12 +12,8 @@ export interface ServeContext {
   readonly environ: EnvironOptions;
   /** True when several processes serve the same listeners. */
   readonly multiprocess: boolean;
-  /** Requests in flight across all connections of this process, checked against limits.maxRequests. */
-  readonly load: RequestLoad;
-}
-
-export interface RequestLoad {
-  active: number;
+  /** Requests in flight across all connections of this process (checked against limits.maxConcurrent), and counters. */
+  readonly load: Meter;
 }
 
 /** A live front-end connection as the daemon tracks it for graceful stop. */
@@ -25,6 +22,13 @@ export interface TrackedConnection {
   shutdown(): void;
   /** Close at once (the drain timeout ran out). */
   destroy(): void;
+  /** Called about once a second with performance.now(): ends what ran past its timeout. */
+  expire(now: number): void;
+  /**
+   * The process is being replaced: finish the requests in flight, then give the still-open socket
+   * to `handOff` instead of closing it, when the protocol keeps connections alive; else as shutdown().
+   */
+  retire(handOff: (socket: import('node:net').Socket) => void): void;
 }
 
 /** Serves one accepted socket; the connection removes itself from tracking through `onClose`. */

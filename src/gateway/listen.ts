@@ -1,30 +1,61 @@
-// Binding listeners: stale Unix sockets replaced only when dead, socket modes, the bound address.
-import { chmod, lstat, unlink } from 'node:fs/promises';
+// Binding listeners: stale Unix sockets replaced only when dead, socket modes and owners, inherited descriptors.
+import cluster from 'node:cluster';
+import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { UsageError } from '../errors';
 import type { ListenAddress } from './address';
+
+/** How Unix socket files are made, and whether other processes share the listeners. */
+export interface SocketOptions {
+  readonly mode: number;
+  /** uid and gid given to socket files; undefined leaves them as created. */
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly backlog: number;
+  /**
+   * Sibling worker processes listen on the same addresses through node:cluster: a socket file that
+   * answers is theirs, not a stale one (the primary removed stale ones before starting them).
+   */
+  readonly shared: boolean;
+}
 
 /** Binds `server` to `address` and resolves with the address actually bound (the real port for :0). */
 export async function listenOn(
   server: net.Server,
   address: ListenAddress,
-  socketMode: number,
+  options: SocketOptions,
 ): Promise<ListenAddress> {
   if (address.kind === 'tcp') {
-    await bind(server, { host: address.host, port: address.port });
+    await bind(server, { host: address.host, port: address.port, backlog: options.backlog });
     const bound = server.address() as net.AddressInfo;
     return { kind: 'tcp', host: address.host, port: bound.port };
   }
-  await removeStaleSocket(address.path);
-  await bind(server, { path: address.path });
-  await chmod(address.path, socketMode);
+  if (address.kind === 'fd') {
+    await bind(server, { fd: address.fd, backlog: options.backlog });
+    return address;
+  }
+  if (!options.shared) await removeStaleSocket(address.path);
+  await bind(server, { path: address.path, backlog: options.backlog });
+  await chmod(address.path, options.mode);
+  if (options.uid !== undefined || options.gid !== undefined) {
+    await chown(address.path, options.uid ?? -1, options.gid ?? -1);
+  }
   return address;
 }
 
-function bind(server: net.Server, options: net.ListenOptions): Promise<void> {
+/** Removes a socket file left by a crashed daemon (see listenOn); for a primary before its workers bind. */
+export async function clearStaleSocket(address: ListenAddress): Promise<void> {
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
+}
+
+/** listen() options, with the inherited descriptor form Node accepts but its types leave out. */
+type BindOptions = net.ListenOptions & { fd?: number };
+
+function bind(server: net.Server, options: BindOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
-      const where = options.path ?? `${options.host}:${options.port}`;
+      const where =
+        options.fd !== undefined ? `fd ${options.fd}` : (options.path ?? `${options.host}:${options.port}`);
       reject(
         new UsageError('ERR_LISTEN', `cannot listen on ${where}: ${error.code ?? error.message}`, {
           cause: error,
@@ -32,11 +63,28 @@ function bind(server: net.Server, options: net.ListenOptions): Promise<void> {
       );
     };
     server.once('error', onError);
-    server.listen({ ...options, backlog: 511 }, () => {
+    const listening = (): void => {
       server.off('error', onError);
       resolve();
-    });
+    };
+    if (options.fd !== undefined && cluster.isWorker) listenOnOwnDescriptor(server, options, listening);
+    else server.listen(options, listening);
   });
+}
+
+/**
+ * In a worker, node:cluster sends every listen() to the primary, which would open a descriptor of
+ * the same number in its own process. An inherited descriptor (socket activation) is this
+ * process's own, so it is opened here, as outside a cluster.
+ */
+function listenOnOwnDescriptor(server: net.Server, options: BindOptions, listening: () => void): void {
+  const state = cluster as { isPrimary: boolean };
+  state.isPrimary = true;
+  try {
+    server.listen(options, listening);
+  } finally {
+    state.isPrimary = false;
+  }
 }
 
 /**

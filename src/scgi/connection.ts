@@ -1,5 +1,6 @@
 // One SCGI connection: parser events to a gateway request, the CGI response back, then close.
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
@@ -7,9 +8,10 @@ import { Cancellation } from '../gateway/cancellation';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
 import { DrainGate, endAndDrain } from '../gateway/drain';
 import { runApp } from '../gateway/driver';
-import { buildCgiVariables, createEnviron, type RequestContext } from '../gateway/environ';
+import { buildCgiVariables, createEnviron, type CgiVariables, type RequestContext } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
+import { nextRequestId, type MeteredRequest } from '../gateway/meter';
 import { plainResponse } from '../gateway/plain-response';
 import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
@@ -25,10 +27,18 @@ const SAME_WRITE_BODY = 16 * 1024;
 export const serveScgi: ConnectionHandler = (socket, context, onClose) =>
   new ScgiConnection(socket, context, onClose);
 
-class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, BodySource, TrackedConnection {
+class ScgiConnection
+  implements ScgiSink, ResponseTransport, RequestContext, BodySource, TrackedConnection, MeteredRequest
+{
   readonly cancellation = new Cancellation();
   readonly protocol = 'scgi';
   private readonly id = ++nextConnectionId;
+  // One request per connection: the connection is the request the meter and the timeouts see.
+  readonly requestId = nextRequestId();
+  readonly startedAt = performance.now();
+  status = 0;
+  bytes = 0;
+  vars: CgiVariables | null = null;
   private readonly parser: ScgiParser;
   private connectionLog: Logger | null = null;
   private requestBody: LazyBody | null = null;
@@ -82,6 +92,14 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
       this.refuse(error as ProtocolError);
       return;
     }
+    const load = this.context.load;
+    if (load.active >= this.context.limits.maxConcurrent) {
+      load.overloaded++;
+      this.refuse(new ProtocolError('ERR_OVERLOADED', 'too many requests in flight: overloaded', 503));
+      return;
+    }
+    load.active++;
+    this.vars = vars;
     this.requestBody = new LazyBody(
       () =>
         new RequestBody(this, contentLength, (bytes) =>
@@ -91,6 +109,7 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
     this.busy = true;
     void runApp(this.context.app, createEnviron(vars, this), this).then(() => {
       this.busy = false;
+      load.finished(this);
     });
   }
 
@@ -105,7 +124,11 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
   // --- RequestContext: made on first use ---------------------------------------------------------
 
   get log(): Logger {
-    return (this.connectionLog ??= this.context.log.child({ protocol: 'scgi', conn: this.id }));
+    return (this.connectionLog ??= this.context.log.child({
+      protocol: 'scgi',
+      conn: this.id,
+      req: this.requestId,
+    }));
   }
 
   get input(): RequestBody {
@@ -149,10 +172,54 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
       this.socket.destroy();
       return;
     }
-    const { head, body } = plainResponse(error.status);
+    this.respondPlain(error.status);
+  }
+
+  private respondPlain(code: number): void {
+    const { head, body } = plainResponse(code);
     this.responded = true;
+    this.status = code;
     this.socket.write(serializeHead(head, body));
     endAndDrain(this.socket, this.context.limits);
+  }
+
+  // --- timeouts ----------------------------------------------------------------------------------
+
+  expire(now: number): void {
+    const limits = this.context.limits;
+    if (this.vars === null) {
+      if (!this.responded && now - this.startedAt > limits.headerTimeoutMs) {
+        this.context.load.timeouts++;
+        this.refuse(
+          new ProtocolError('ERR_HEADER_TIMEOUT', 'headers not received within --header-timeout', 408),
+        );
+      }
+    } else if (
+      !this.responded &&
+      limits.requestTimeoutMs > 0 &&
+      now - this.startedAt > limits.requestTimeoutMs
+    ) {
+      this.timeOut();
+    }
+  }
+
+  /** The app ran past --request-timeout: its signal aborts; a 504, or a cut-short response. */
+  private timeOut(): void {
+    const error = new ProtocolError(
+      'ERR_REQUEST_TIMEOUT',
+      'response not finished within --request-timeout',
+      504,
+    );
+    this.log.warn({ code: error.code }, error.message);
+    this.context.load.timeouts++;
+    this.cancellation.abort();
+    if (this.requestBody !== null && !this.requestBody.settled) this.requestBody.fail(error);
+    if (this.status === 0) {
+      this.respondPlain(504);
+      return;
+    }
+    this.responded = true;
+    this.socket.destroy();
   }
 
   // --- body flow control -----------------------------------------------------------------------
@@ -169,7 +236,9 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
     const head = withContentLength(response, bodyLength);
-    if (this.socket.destroyed) return undefined;
+    if (this.socket.destroyed || this.responded) return undefined;
+    this.status = head.code;
+    if (first !== null) this.bytes += first.length;
     // A long first chunk is not worth copying next to the head: it goes in a writev of its own.
     if (first !== null && first.length > SAME_WRITE_BODY) {
       this.socket.cork();
@@ -182,11 +251,13 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
   }
 
   sendBody(chunk: Buffer): Promise<void> | undefined {
-    if (this.socket.destroyed) return undefined;
+    if (this.socket.destroyed || this.responded) return undefined;
+    this.bytes += chunk.length;
     return this.drain.wait(this.socket.write(chunk));
   }
 
   end(): void {
+    if (this.responded) return;
     this.responded = true;
     endAndDrain(this.socket, this.context.limits);
   }
@@ -207,5 +278,10 @@ class ScgiConnection implements ScgiSink, ResponseTransport, RequestContext, Bod
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** Nothing to hand over: an SCGI connection ends with its one response. */
+  retire(): void {
+    this.shutdown();
   }
 }

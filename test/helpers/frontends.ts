@@ -96,6 +96,8 @@ const INSTALL_HINT: Record<string, string> = {
   'cgi-fcgi': 'apt-get install libfcgi-bin',
   wrk: 'apt-get install wrk',
   'php-fpm': 'apt-get install php-fpm',
+  'systemd-socket-activate': 'apt-get install systemd',
+  ss: 'apt-get install iproute2',
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -645,8 +645,8 @@ describe('output streams', () => {
     }
   });
 
-  test('over --max-requests: a 503 with FCGI_OVERLOADED, or with REQUEST_COMPLETE on a shared connection', async () => {
-    const busy = await startDaemon(APP, ['--fastcgi', '127.0.0.1:0', '--max-requests', '1']);
+  test('over --max-concurrent: a 503 with FCGI_OVERLOADED, or with REQUEST_COMPLETE on a shared connection', async () => {
+    const busy = await startDaemon(APP, ['--fastcgi', '127.0.0.1:0', '--max-concurrent', '1']);
     try {
       const address = busy.addresses.fastcgi![0];
       const holder = await connect(address);

@@ -1,0 +1,255 @@
+// Workers under a primary: a worker killed under load is replaced and only its requests fail;
+// crash loops end the daemon with code 3; --max-requests recycles without a failed request; the
+// status and ping paths; the access log.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startDaemon, type Daemon } from '../helpers/daemon';
+import { until } from '../helpers/fastcgi';
+import { fastcgiLoop, scgiLoop } from '../helpers/loops';
+import { requestVariables, scgiRequest } from '../helpers/scgi';
+
+const APP = 'test/fixtures/apps/versioned.mjs';
+
+function versionFile(): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-version-')), 'version');
+  fs.writeFileSync(file, 'v1');
+  return file;
+}
+
+async function status(
+  daemon: Daemon,
+  query = '',
+): Promise<{ text: string; json: () => ReturnType<typeof JSON.parse> }> {
+  const response = await scgiRequest(
+    daemon.addresses.scgi![0],
+    requestVariables('GET', '/sluice-status' + query),
+  );
+  expect(response.status).toBe(200);
+  const text = response.body.toString();
+  return { text, json: () => JSON.parse(text) };
+}
+
+test('kill -9 of a worker under load: only its requests in flight fail, a new worker takes over', async () => {
+  const daemon = await startDaemon(
+    APP,
+    [
+      '--workers',
+      '2',
+      '--scgi',
+      '127.0.0.1:0',
+      '--fastcgi',
+      '127.0.0.1:0',
+      '--status-path',
+      '/sluice-status',
+    ],
+    { env: { SLUICE_TEST_VERSION_FILE: versionFile() } },
+  );
+  const loops = [
+    scgiLoop(daemon.addresses.scgi![0]),
+    scgiLoop(daemon.addresses.scgi![0]),
+    fastcgiLoop(daemon.addresses.fastcgi![0]),
+  ];
+  try {
+    await until(
+      () => loops.every((l) => l.result.sent > 50),
+      10_000,
+      () => 'loops under way',
+    );
+    const before = (await status(daemon)).json();
+    const victim = before.workers[0].pid as number;
+    process.kill(victim, 'SIGKILL');
+    await until(
+      () =>
+        daemon
+          .logLines()
+          .some(
+            (l) =>
+              l.msg === 'worker started' &&
+              (l.slot as number) === before.workers[0].slot &&
+              l.workerPid !== victim,
+          ),
+      5000,
+      () => daemon.logs(),
+    );
+    const sent = loops.map((l) => l.result.sent);
+    await until(
+      () => loops.every((l, i) => l.result.sent > sent[i] + 50),
+      10_000,
+      () => 'loops going on',
+    );
+    const results = await Promise.all(loops.map((l) => l.stop()));
+    const failed = results.reduce((n, r) => n + r.failed, 0);
+    // At most the requests in flight on the killed worker: one per loop.
+    expect(failed).toBeLessThanOrEqual(loops.length);
+    const after = (await status(daemon)).json();
+    expect(after.restarts).toBe(1);
+    expect(after.workers.map((w: { pid: number }) => w.pid)).not.toContain(victim);
+    expect(after.workers).toHaveLength(2);
+  } finally {
+    await Promise.all(loops.map((l) => l.stop()));
+    expect(await daemon.stop()).toBe(0);
+  }
+}, 40_000);
+
+test('a slot crashing 5 times in 10 s is a crash loop: logged, not restarted, and the daemon exits 3', async () => {
+  const daemon = await startDaemon(
+    'test/fixtures/apps/crash-after-start.mjs',
+    ['--workers', '1', '--scgi', '127.0.0.1:0'],
+    {
+      env: { SLUICE_TEST_CRASH_AFTER_MS: '200' },
+    },
+  );
+  const { code } = await Promise.race([
+    daemon.exited,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(daemon.logs())), 15_000)),
+  ]);
+  expect(code).toBe(3);
+  const lines = daemon.logLines();
+  const delays = lines.filter((l) => l.msg === 'worker died: restarting').map((l) => l.restartInMs);
+  expect(delays).toEqual([100, 200, 400, 800]);
+  expect(lines.some((l) => l.msg === 'worker slot is crash-looping: not restarted')).toBe(true);
+}, 20_000);
+
+test('--max-requests recycles workers without a failed request', async () => {
+  const daemon = await startDaemon(
+    APP,
+    [
+      '--workers',
+      '2',
+      '--scgi',
+      '127.0.0.1:0',
+      '--fastcgi',
+      '127.0.0.1:0',
+      '--max-requests',
+      '60',
+      '--status-path',
+      '/sluice-status',
+    ],
+    { env: { SLUICE_TEST_VERSION_FILE: versionFile() } },
+  );
+  const loops = [scgiLoop(daemon.addresses.scgi![0]), fastcgiLoop(daemon.addresses.fastcgi![0])];
+  try {
+    await until(
+      () => daemon.logLines().filter((l) => l.msg === 'recycling worker').length >= 2,
+      15_000,
+      () => daemon.logs(),
+    );
+    const sent = loops.map((l) => l.result.sent);
+    await until(
+      () => loops.every((l, i) => l.result.sent > sent[i] + 50),
+      10_000,
+      () => 'loops going on',
+    );
+    const results = await Promise.all(loops.map((l) => l.stop()));
+    expect(results.map((r) => [r.failed, r.errors])).toEqual([
+      [0, []],
+      [0, []],
+    ]);
+    expect((await status(daemon)).json().recycles).toBeGreaterThanOrEqual(2);
+  } finally {
+    await Promise.all(loops.map((l) => l.stop()));
+    expect(await daemon.stop()).toBe(0);
+  }
+}, 40_000);
+
+describe('status, ping and access log', () => {
+  let daemon: Daemon;
+  let accessLog: string;
+
+  beforeAll(async () => {
+    accessLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-access-')), 'access.log');
+    daemon = await startDaemon(APP, [
+      '--workers', '2',
+      '--scgi', '127.0.0.1:0',
+      '--status-path', '/sluice-status',
+      '--ping-path', '/ping',
+      '--slow-log-ms', '100',
+      '--access-log', accessLog,
+    ], { env: { SLUICE_TEST_VERSION_FILE: versionFile() } }); // prettier-ignore
+  });
+
+  afterAll(async () => {
+    expect(await daemon.stop()).toBe(0);
+  });
+
+  test('ping answers pong without the app', async () => {
+    const response = await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/ping'));
+    expect(response.body.toString()).toBe('pong\n');
+  });
+
+  test('JSON status: every worker, summed counters, slow requests', async () => {
+    const address = daemon.addresses.scgi![0];
+    for (let i = 0; i < 5; i++) await scgiRequest(address, requestVariables('GET', '/x'));
+    await scgiRequest(address, requestVariables('GET', '/slow?ms=150'));
+    const s = (await status(daemon)).json();
+    expect(s).toMatchObject({ mode: 'primary', generation: 1, reloads: 0, restarts: 0, pid: daemon.pid });
+    expect(s.workers).toHaveLength(2);
+    expect(s.workers.every((w: { state: string }) => w.state === 'serving')).toBe(true);
+    expect(s.totals.requests).toBeGreaterThanOrEqual(6);
+    expect(s.totals.slow).toBe(1);
+    expect(s.totals.active).toBe(1); // the status request itself
+    expect(s.listeners[0]).toMatchObject({ protocol: 'scgi', queued: 0 });
+    expect(daemon.logLines().some((l) => l.msg === 'slow request' && l.uri === '/slow?ms=150')).toBe(true);
+  });
+
+  test('Prometheus text: counters per worker and a latency histogram', async () => {
+    const { text } = await status(daemon, '?format=prometheus');
+    expect(text).toMatch(/^# TYPE sluice_requests_total counter$/m);
+    expect(text).toMatch(/^sluice_requests_total\{worker="1",pid="\d+"\} \d+$/m);
+    expect(text).toMatch(/^sluice_request_duration_seconds_bucket\{le="\+Inf"\} \d+$/m);
+    expect(text).toMatch(/^sluice_uptime_seconds [\d.]+$/m);
+  });
+
+  test('the access log has one line per request with method, path, status, bytes, duration, worker', async () => {
+    await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/logged?q=1'));
+    await until(
+      () => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('/logged?q=1'),
+      3000,
+      () => 'no line',
+    );
+    const line = fs
+      .readFileSync(accessLog, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('/logged?q=1'))!;
+    expect(JSON.parse(line)).toMatchObject({
+      method: 'GET',
+      uri: '/logged?q=1',
+      status: 200,
+      bytes: expect.any(Number),
+      ms: expect.any(Number),
+      worker: expect.any(Number),
+    });
+  });
+
+  test('SIGUSR2 reopens the access log after logrotate moved it', async () => {
+    fs.renameSync(accessLog, accessLog + '.1');
+    process.kill(daemon.pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 300));
+    await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/after-rotate'));
+    await until(
+      () => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('/after-rotate'),
+      3000,
+      () => 'no new file',
+    );
+  });
+});
+
+test('the status path answers 403 to a front end outside --status-allow, and never reaches the app', async () => {
+  const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [
+    '--workers',
+    '0',
+    '--scgi',
+    '127.0.0.1:0',
+    '--status-path',
+    '/sluice-status',
+    '--status-allow',
+    '10.9.9.9',
+  ]);
+  try {
+    const response = await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/sluice-status'));
+    expect(response.status).toBe(403);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
