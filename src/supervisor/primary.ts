@@ -77,10 +77,11 @@ export class Primary {
     const passed = Array.from({ length: highest - SD_LISTEN_FDS_START + 1 }, (_, i) =>
       inherited.includes(SD_LISTEN_FDS_START + i) ? SD_LISTEN_FDS_START + i : 'ignore',
     );
-    cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', ...passed, 'ipc'] });
     // Measured in bench/workers.mjs: workers accepting themselves beats the primary passing each
     // connection on (docs/deploy.md). NODE_CLUSTER_SCHED_POLICY=rr still chooses round robin.
+    // Set before setupPrimary(), which freezes the policy.
     if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', ...passed, 'ipc'] });
   }
 
   /** Starts every worker; resolves with null once all serve, or the exit code if one could not start. */

@@ -1,6 +1,7 @@
 // Workers under a primary: a worker killed under load is replaced and only its requests fail;
 // crash loops end the daemon with code 3; --max-requests recycles without a failed request; the
 // status and ping paths; the access log.
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -91,6 +92,27 @@ test('kill -9 of a worker under load: only its requests in flight fail, a new wo
     expect(await daemon.stop()).toBe(0);
   }
 }, 40_000);
+
+test('workers accept their own connections: the TCP listening socket is open in every worker', async () => {
+  // node:cluster freezes its scheduling policy in setupPrimary(); set after it, round robin stayed,
+  // the primary accepted every connection, and one accepted for a worker killed meanwhile hung.
+  const daemon = await startDaemon(
+    APP,
+    ['--workers', '2', '--scgi', '127.0.0.1:0', '--status-path', '/sluice-status'],
+    {
+      env: { SLUICE_TEST_VERSION_FILE: versionFile() },
+    },
+  );
+  try {
+    const port = daemon.addresses.scgi![0].split(':').pop();
+    const workers = (await status(daemon)).json().workers.map((w: { pid: number }) => w.pid) as number[];
+    const listening = execFileSync('ss', ['-Htlnp', `sport = :${port}`], { encoding: 'utf8' });
+    const holders = [...listening.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    for (const pid of workers) expect(holders).toContain(pid);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
 
 test('a slot crashing 5 times in 10 s is a crash loop: logged, not restarted, and the daemon exits 3', async () => {
   const daemon = await startDaemon(
