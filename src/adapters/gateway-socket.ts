@@ -45,6 +45,7 @@ export class GatewaySocket extends Duplex {
   /** A head was parsed and no body followed it in the same write: flushHeaders() or writeHead(). */
   private headOnly = false;
   private onInput: ((chunk: Buffer) => void) | null = null;
+  private aborted = false;
 
   constructor(
     readonly environ: Environ,
@@ -80,6 +81,12 @@ export class GatewaySocket extends Duplex {
 
   setKeepAlive(): this {
     return this;
+  }
+
+  /** The front end went away: the request and response see what a closed client connection does. */
+  abort(): void {
+    this.aborted = true;
+    this.destroy();
   }
 
   /** Ends the exchange with an error: a 500 while nothing was sent, an incomplete response after. */
@@ -139,7 +146,7 @@ export class GatewaySocket extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.onInput !== null) this.environ['sluice.input'].off('data', this.onInput);
     if (!this.settled) {
-      if (this.environ['sluice.signal'].aborted) this.settle(undefined, NO_BODY);
+      if (this.aborted) this.settle(undefined, NO_BODY);
       else {
         // A body delimited by the close is complete now; any other is cut short.
         try {

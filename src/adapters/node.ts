@@ -2,6 +2,7 @@
 // as a gateway app, with Node's own IncomingMessage and ServerResponse.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { ProtocolError } from '../errors';
+import { onRequestAbort } from '../gateway/environ';
 import type { App, Environ } from '../gateway/types';
 import { GatewaySocket } from './gateway-socket';
 import { answerPlain, isUpgrade, refuseUpgrade } from './refusals';
@@ -67,8 +68,8 @@ export function nodeApp(listener: NodeListener): App {
       return answerPlain(startResponse, error.status);
     }
     const socket = new GatewaySocket(environ, startResponse, head);
-    environ['sluice.signal'].addEventListener('abort', () => socket.destroy(), { once: true });
     server.emit('connection', socket);
+    onRequestAbort(environ, () => socket.abort());
     return socket.response;
   };
 }

@@ -20,12 +20,15 @@ function start(
     input?: Readable;
     transport?: FakeTransport;
     log?: ReturnType<typeof recordingLogger>['log'];
+    /** Only the AbortSignal says the front end went away (an environ without a connection behind it). */
+    viaSignal?: boolean;
   } = {},
 ): Exchange {
   const transport = options.transport ?? new FakeTransport({ log: options.log });
   const environ = makeEnviron({
     vars: { REQUEST_URI: '/', ...vars },
     signal: transport.signal,
+    cancellation: options.viaSignal ? undefined : transport.cancellation,
     input: options.input,
     log: options.log,
   });
@@ -314,26 +317,34 @@ describe('failures and aborts', () => {
     expect(head(rejected).status).toBe('500 Internal Server Error');
   });
 
-  test("the front end going away: req 'aborted' and 'close', res 'close' without 'finish'", async () => {
-    const events: string[] = [];
-    const input = new PassThrough();
-    const { transport, done } = start(
-      (req, res) => {
-        req.on('aborted', () => events.push('req aborted'));
-        req.on('close', () => events.push('req close'));
-        res.on('close', () => events.push(`res close, finished ${res.writableFinished}`));
-        res.write('partial');
-      },
-      { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' },
-      { input },
-    );
-    input.write('some');
-    await settle();
-    transport.abortRequest();
-    await done;
-    await new Promise((r) => setTimeout(r, 10));
-    expect(events).toEqual(expect.arrayContaining(['req aborted', 'req close', 'res close, finished false']));
-  });
+  test.each([
+    ['the connection flag', false],
+    ['the AbortSignal', true],
+  ])(
+    "the front end going away (seen through %s): req 'aborted' and 'close', res 'close' without 'finish'",
+    async (_through, viaSignal) => {
+      const events: string[] = [];
+      const input = new PassThrough();
+      const { transport, done } = start(
+        (req, res) => {
+          req.on('aborted', () => events.push('req aborted'));
+          req.on('close', () => events.push('req close'));
+          res.on('close', () => events.push(`res close, finished ${res.writableFinished}`));
+          res.write('partial');
+        },
+        { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' },
+        { input, viaSignal },
+      );
+      input.write('some');
+      await settle();
+      transport.abortRequest();
+      await done;
+      await new Promise((r) => setTimeout(r, 10));
+      expect(events).toEqual(
+        expect.arrayContaining(['req aborted', 'req close', 'res close, finished false']),
+      );
+    },
+  );
 
   test('an Upgrade request is answered 501 and logged, the listener never runs', async () => {
     const { log, lines } = recordingLogger();
