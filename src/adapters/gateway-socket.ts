@@ -2,16 +2,15 @@
 // its response back to the gateway's startResponse/write.
 import { STATUS_CODES } from 'node:http';
 import { Duplex } from 'node:stream';
-import { bodyAllowed } from '../gateway/response-head';
-import type { Body, Environ, StartResponse, WriteFn } from '../gateway/types';
+import { NO_BODY } from '../gateway/no-body';
+import type { AppResult, Body, Environ, StartResponse, WriteFn } from '../gateway/types';
 import { HttpResponseParser, type ResponseSink } from './http-response-parser';
-import { NO_BODY } from './no-body';
 import { answerPlain } from './refusals';
 import type { RequestHead } from './request-head';
 
-// Hop-by-hop headers of the HTTP/1.1 exchange with Node's serializer; a CGI response carries none.
 const EMPTY = Buffer.alloc(0);
 
+// Hop-by-hop headers of the HTTP/1.1 exchange with Node's serializer; a CGI response carries none.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
 /**
@@ -29,27 +28,17 @@ export class GatewaySocket extends Duplex {
   readonly localPort: number | undefined;
   /** As on a TLS socket: true when the front end says the client connection is HTTPS. */
   readonly encrypted: true | undefined;
-  /** Settles once the response is complete, failed or abandoned: what the adapted app returns. */
-  readonly response: Promise<Body>;
 
   // Not `parser`: Node's http server sets that property on the sockets it serves.
   private readonly responseParser: HttpResponseParser;
-  /** The gateway's write(), once the head went to startResponse. */
-  private send: WriteFn | null = null;
-  /** The last write() not yet taken by the front end's socket. */
-  private waiting: Promise<void> | undefined;
-  private settled = false;
-  private resolveResponse!: (body: Body) => void;
-  private rejectResponse!: (error: unknown) => void;
+  private readonly forwarder: ResponseForwarder;
   private inputPaused = false;
-  /** A head was parsed and no body followed it in the same write: flushHeaders() or writeHead(). */
-  private headOnly = false;
   private onInput: ((chunk: Buffer) => void) | null = null;
   private aborted = false;
 
   constructor(
     readonly environ: Environ,
-    private readonly startResponse: StartResponse,
+    startResponse: StartResponse,
     head: RequestHead,
   ) {
     super({ readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
@@ -59,12 +48,8 @@ export class GatewaySocket extends Duplex {
     this.localAddress = stringVar(environ.SERVER_ADDR);
     this.localPort = numberVar(environ.SERVER_PORT);
     this.encrypted = environ['sluice.url_scheme'] === 'https' ? true : undefined;
-    this.response = new Promise((resolve, reject) => {
-      this.resolveResponse = resolve;
-      this.rejectResponse = reject;
-    });
-    const method = environ.REQUEST_METHOD;
-    this.responseParser = new HttpResponseParser(this.sink, (code) => bodyAllowed(method, code));
+    this.forwarder = new ResponseForwarder(startResponse);
+    this.responseParser = new HttpResponseParser(this.forwarder, environ.REQUEST_METHOD);
     this.push(head.bytes);
     if (head.framing !== 'none') this.pumpBody(head.framing === 'chunked');
   }
@@ -89,19 +74,24 @@ export class GatewaySocket extends Duplex {
     this.destroy();
   }
 
+  /**
+   * What the adapted app returns: the body once the response is complete (often already, when the
+   * listener answered at once), a promise of it while it is still being written; throws or rejects
+   * when it failed.
+   */
+  result(): AppResult {
+    return this.forwarder.result();
+  }
+
   /** Ends the exchange with an error: a 500 while nothing was sent, an incomplete response after. */
   fail(error: unknown): void {
-    this.settle(error);
+    this.forwarder.settle(error);
     this.destroy();
   }
 
   /** Answers for the app (a request Node's parser refused): a short plain response, if still possible. */
   answer(code: number): void {
-    if (this.send !== null || this.settled) {
-      this.destroy();
-      return;
-    }
-    this.settle(undefined, answerPlain(this.startResponse, code));
+    this.forwarder.answer(code);
     this.destroy();
   }
 
@@ -145,14 +135,14 @@ export class GatewaySocket extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     if (this.onInput !== null) this.environ['sluice.input'].off('data', this.onInput);
-    if (!this.settled) {
-      if (this.aborted) this.settle(undefined, NO_BODY);
+    if (!this.forwarder.settled) {
+      if (this.aborted) this.forwarder.settle(undefined, NO_BODY);
       else {
         // A body delimited by the close is complete now; any other is cut short.
         try {
           this.responseParser.end();
         } catch (incomplete) {
-          this.settle(error ?? incomplete);
+          this.forwarder.settle(error ?? incomplete);
         }
       }
     }
@@ -160,48 +150,12 @@ export class GatewaySocket extends Duplex {
   }
 
   private afterWrites(callback: (error?: Error | null) => void): void {
-    if (this.headOnly) {
-      this.headOnly = false;
-      // An empty write sends the head at once, as a real socket would have.
-      this.waiting = this.send!(EMPTY);
-    }
-    const waiting = this.waiting;
+    const waiting = this.forwarder.flush();
     if (waiting === undefined) return callback();
-    this.waiting = undefined;
     waiting.then(
       () => callback(),
       (error: Error) => callback(error),
     );
-  }
-
-  private readonly sink: ResponseSink = {
-    head: (code, reason, headers) => {
-      const kept: Array<[string, string]> = [];
-      for (const header of headers) if (!HOP_BY_HOP.has(header[0].toLowerCase())) kept.push(header);
-      this.send = this.startResponse(`${code} ${reason || STATUS_CODES[code] || 'Unknown'}`, kept);
-      this.headOnly = true;
-    },
-    body: (chunk) => {
-      this.headOnly = false;
-      this.waiting = this.send!(chunk);
-    },
-    end: () => {
-      this.headOnly = false;
-      const waiting = this.waiting;
-      if (waiting === undefined) this.settle(undefined, NO_BODY);
-      else
-        waiting.then(
-          () => this.settle(undefined, NO_BODY),
-          (error: unknown) => this.settle(error),
-        );
-    },
-  };
-
-  private settle(error: unknown, body?: Body): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (body === undefined) this.rejectResponse(error);
-    else this.resolveResponse(body);
   }
 
   /** Feeds `sluice.input` into the readable side, chunk-framed when its length is unknown. */
@@ -227,6 +181,103 @@ export class GatewaySocket extends Duplex {
     if (flowing || this.inputPaused) return;
     this.inputPaused = true;
     this.environ['sluice.input'].pause();
+  }
+}
+
+/**
+ * Hands the response the parser reads to startResponse and write(), and settles what the app
+ * returns. One object per request rather than a closure per event.
+ */
+class ResponseForwarder implements ResponseSink {
+  /** The gateway's write(), once the head went to startResponse. */
+  private send: WriteFn | null = null;
+  /** The last write() not yet taken by the front end's socket. */
+  private waiting: Promise<void> | undefined = undefined;
+  /** A head was parsed and no body followed it in the same write: flushHeaders() or writeHead(). */
+  private headOnly = false;
+  private done = false;
+  private outcome: Body | undefined = undefined;
+  private error: unknown = undefined;
+  private resolve: ((body: Body) => void) | null = null;
+  private reject: ((error: unknown) => void) | null = null;
+
+  constructor(private readonly startResponse: StartResponse) {}
+
+  get settled(): boolean {
+    return this.done;
+  }
+
+  head(code: number, reason: string, headers: Array<[string, string]>): void {
+    const kept: Array<[string, string]> = [];
+    for (const header of headers) if (!isHopByHop(header[0])) kept.push(header);
+    this.send = this.startResponse(`${code} ${reason || STATUS_CODES[code] || 'Unknown'}`, kept);
+    this.headOnly = true;
+  }
+
+  body(chunk: Buffer): void {
+    this.headOnly = false;
+    this.waiting = this.send!(chunk);
+  }
+
+  end(): void {
+    this.headOnly = false;
+    const waiting = this.waiting;
+    if (waiting === undefined) this.settle(undefined, NO_BODY);
+    else
+      waiting.then(
+        () => this.settle(undefined, NO_BODY),
+        (error: unknown) => this.settle(error),
+      );
+  }
+
+  /** After the bytes of one socket write were parsed: what to wait for before taking more. */
+  flush(): Promise<void> | undefined {
+    if (this.headOnly) {
+      this.headOnly = false;
+      // An empty write sends the head at once, as a real socket would have.
+      this.waiting = this.send!(EMPTY);
+    }
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    return waiting;
+  }
+
+  /** A short plain response in the app's place, unless its own response has begun. */
+  answer(code: number): void {
+    if (this.send === null && !this.done) this.settle(undefined, answerPlain(this.startResponse, code));
+  }
+
+  settle(error: unknown, body?: Body): void {
+    if (this.done) return;
+    this.done = true;
+    this.outcome = body;
+    this.error = error;
+    if (body === undefined) this.reject?.(error);
+    else this.resolve?.(body);
+  }
+
+  result(): AppResult {
+    if (this.done) {
+      if (this.outcome === undefined) throw this.error;
+      return this.outcome;
+    }
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+}
+
+/** The hop-by-hop headers of Node's HTTP/1.1 output, compared without allocating for the others. */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 7:
+    case 10:
+    case 16:
+    case 17:
+      return HOP_BY_HOP.has(name.toLowerCase());
+    default:
+      return false;
   }
 }
 

@@ -70,7 +70,7 @@ export function nodeApp(listener: NodeListener): App {
     const socket = new GatewaySocket(environ, startResponse, head);
     server.emit('connection', socket);
     onRequestAbort(environ, () => socket.abort());
-    return socket.response;
+    return socket.result();
   };
 }
 

@@ -1,6 +1,7 @@
 // Runs one request through an app: start_response rules, lazy head, streaming with backpressure, close().
 import type { Cancellation } from './cancellation';
 import { GatewayError, SluiceError } from '../errors';
+import { NO_BODY } from './no-body';
 import { plainResponse } from './plain-response';
 import { bodyAllowed, validateHead, type ResponseHead } from './response-head';
 import type { ResponseTransport } from './transport';
@@ -135,6 +136,7 @@ class Exchange {
 
   /** Sends the body; a promise means it is still going (the socket asked to wait, or chunks are to come). */
   private pump(body: Body): Promise<void> | undefined {
+    if (body === NO_BODY) return undefined;
     if (typeof body === 'string' || body instanceof Uint8Array) return this.pumpWhole([body]);
     if (Array.isArray(body)) return this.pumpWhole(body as Chunk[]);
     if (
