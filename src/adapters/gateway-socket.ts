@@ -1,7 +1,8 @@
 // The socket a Node request handler sees: a Duplex carrying one request to Node's HTTP server and
 // its response back to the gateway's startResponse/write.
 import { STATUS_CODES } from 'node:http';
-import { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { Duplex, type Readable } from 'node:stream';
 import { NO_BODY } from '../gateway/no-body';
 import type { AppResult, Body, Environ, StartResponse, WriteFn } from '../gateway/types';
 import { HttpResponseParser, type ResponseSink } from './http-response-parser';
@@ -21,27 +22,41 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'pr
  * socket took it, so ServerResponse's own 'drain' reflects the real backpressure.
  */
 export class GatewaySocket extends Duplex {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
+  // The addresses of the request being served: set by begin(), as a front end's connection to a
+  // node:http server behind it carries one client's request after another's.
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  remoteFamily: string | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
   /** As on a TLS socket: true when the front end says the client connection is HTTPS. */
-  readonly encrypted: true | undefined;
+  encrypted: true | undefined;
+  /** The environ of the request being served. */
+  environ!: Environ;
 
   // Not `parser`: Node's http server sets that property on the sockets it serves.
-  private readonly responseParser: HttpResponseParser;
-  private readonly forwarder: ResponseForwarder;
+  private responseParser!: HttpResponseParser;
+  private forwarder!: ResponseForwarder;
+  private framing: RequestHead['framing'] = 'none';
   private inputPaused = false;
+  /** `sluice.input` while its bytes are being pumped in, and the listeners put on it. */
+  private input: Readable | null = null;
   private onInput: ((chunk: Buffer) => void) | null = null;
+  private onInputEnd: (() => void) | null = null;
+  private onInputError: (() => void) | null = null;
+  private inputEnded = false;
   private aborted = false;
 
-  constructor(
-    readonly environ: Environ,
-    startResponse: StartResponse,
-    head: RequestHead,
-  ) {
+  constructor() {
     super({ readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+  }
+
+  /**
+   * Takes a request: a new socket before Node's server sees it, or one back from the idle pool whose
+   * previous exchange completed ({@link reusable}). The head is sent by {@link sendHead}.
+   */
+  begin(environ: Environ, startResponse: StartResponse, head: RequestHead): void {
+    this.environ = environ;
     this.remoteAddress = stringVar(environ.REMOTE_ADDR);
     this.remotePort = numberVar(environ.REMOTE_PORT);
     this.remoteFamily = this.remoteAddress?.includes(':') ? 'IPv6' : this.remoteAddress && 'IPv4';
@@ -50,8 +65,40 @@ export class GatewaySocket extends Duplex {
     this.encrypted = environ['sluice.url_scheme'] === 'https' ? true : undefined;
     this.forwarder = new ResponseForwarder(startResponse);
     this.responseParser = new HttpResponseParser(this.forwarder, environ.REQUEST_METHOD);
+    this.framing = head.framing;
+    this.inputEnded = false;
+  }
+
+  /** Hands the request head to Node's parser, then the body as `sluice.input` delivers it. */
+  sendHead(head: RequestHead): void {
+    if (this.destroyed) return;
     this.push(head.bytes);
     if (head.framing !== 'none') this.pumpBody(head.framing === 'chunked');
+  }
+
+  /**
+   * Whether Node's server is ready for another request on this socket: the response went out whole
+   * and kept the connection open (no `Connection: close`, not HTTP/1.0), and Node's parser read the
+   * whole request, so the next head starts a message of its own.
+   */
+  reusable(req: IncomingMessage): boolean {
+    return (
+      !this.destroyed &&
+      !this.aborted &&
+      !this.writableEnded &&
+      this.forwarder.settled &&
+      req.complete &&
+      this.readableLength === 0 &&
+      (this.framing === 'none' || this.inputEnded)
+    );
+  }
+
+  /** Lets go of the finished request before the socket waits in the idle pool. */
+  release(): void {
+    this.detachInput();
+    this.environ = undefined as unknown as Environ;
+    this.forwarder = undefined as unknown as ResponseForwarder;
+    this.responseParser = undefined as unknown as HttpResponseParser;
   }
 
   /** The front end's timeouts govern the connection; Node's keep-alive timer has nothing to close. */
@@ -98,7 +145,7 @@ export class GatewaySocket extends Duplex {
   override _read(): void {
     if (this.inputPaused) {
       this.inputPaused = false;
-      this.environ['sluice.input'].resume();
+      this.input?.resume();
     }
   }
 
@@ -134,8 +181,9 @@ export class GatewaySocket extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.onInput !== null) this.environ['sluice.input'].off('data', this.onInput);
-    if (!this.forwarder.settled) {
+    this.detachInput();
+    // An idle socket has no request left to settle.
+    if (this.forwarder !== undefined && !this.forwarder.settled) {
       if (this.aborted) this.forwarder.settle(undefined, NO_BODY);
       else {
         // A body delimited by the close is complete now; any other is cut short.
@@ -161,6 +209,7 @@ export class GatewaySocket extends Duplex {
   /** Feeds `sluice.input` into the readable side, chunk-framed when its length is unknown. */
   private pumpBody(chunked: boolean): void {
     const input = this.environ['sluice.input'];
+    this.input = input;
     this.onInput = chunked
       ? (chunk: Buffer) => {
           this.push(chunk.length.toString(16) + '\r\n');
@@ -168,19 +217,36 @@ export class GatewaySocket extends Duplex {
           this.pauseInputUnless(this.push('\r\n'));
         }
       : (chunk: Buffer) => this.pauseInputUnless(this.push(chunk));
-    input.on('data', this.onInput);
-    input.once('end', () => {
+    this.onInputEnd = () => {
+      this.inputEnded = true;
       if (chunked) this.push('0\r\n\r\n');
-    });
+    };
     // A body that cannot complete (truncated, connection closed): Node's parser sees the request
     // aborted, as with a client that went away.
-    input.once('error', () => this.destroy());
+    this.onInputError = () => this.destroy();
+    input.on('data', this.onInput);
+    input.once('end', this.onInputEnd);
+    input.once('error', this.onInputError);
+  }
+
+  /** Stops listening to `sluice.input`: its request is over, or the socket is. */
+  private detachInput(): void {
+    const input = this.input;
+    if (input === null) return;
+    this.input = null;
+    input.off('data', this.onInput!);
+    input.off('end', this.onInputEnd!);
+    input.off('error', this.onInputError!);
+    // An error after the socket stopped listening must not become an uncaught exception.
+    if (!this.inputEnded && input.listenerCount('error') === 0) input.on('error', ignore);
+    this.onInput = this.onInputEnd = this.onInputError = null;
+    this.inputPaused = false;
   }
 
   private pauseInputUnless(flowing: boolean): void {
     if (flowing || this.inputPaused) return;
     this.inputPaused = true;
-    this.environ['sluice.input'].pause();
+    this.input?.pause();
   }
 }
 
@@ -280,6 +346,8 @@ function isHopByHop(name: string): boolean {
       return false;
   }
 }
+
+function ignore(): void {}
 
 function stringVar(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
