@@ -11,6 +11,12 @@ import type { RequestHead } from './request-head';
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Requests one socket carries before it is retired, as nginx's keepalive_requests bounds an upstream
+ * connection: whatever an app leaves attached to `req.socket` is then let go of.
+ */
+const MAX_REQUESTS_PER_SOCKET = 1000;
+
 // Hop-by-hop headers of the HTTP/1.1 exchange with Node's serializer; a CGI response carries none.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
@@ -46,6 +52,7 @@ export class GatewaySocket extends Duplex {
   private onInputError: (() => void) | null = null;
   private inputEnded = false;
   private aborted = false;
+  private requests = 0;
 
   constructor() {
     super({ readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
@@ -67,6 +74,7 @@ export class GatewaySocket extends Duplex {
     this.responseParser = new HttpResponseParser(this.forwarder, environ.REQUEST_METHOD);
     this.framing = head.framing;
     this.inputEnded = false;
+    this.requests++;
   }
 
   /** Hands the request head to Node's parser, then the body as `sluice.input` delivers it. */
@@ -79,10 +87,12 @@ export class GatewaySocket extends Duplex {
   /**
    * Whether Node's server is ready for another request on this socket: the response went out whole
    * and kept the connection open (no `Connection: close`, not HTTP/1.0), and Node's parser read the
-   * whole request, so the next head starts a message of its own.
+   * whole request, so the next head starts a message of its own; and the socket has not served
+   * its share of requests yet.
    */
   reusable(req: IncomingMessage): boolean {
     return (
+      this.requests < MAX_REQUESTS_PER_SOCKET &&
       !this.destroyed &&
       !this.aborted &&
       !this.writableEnded &&
