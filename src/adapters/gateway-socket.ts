@@ -3,6 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { Duplex, type Readable } from 'node:stream';
+import { DONE } from '../gateway/driver';
 import { NO_BODY } from '../gateway/no-body';
 import type { AppResult, Body, Environ, StartResponse, WriteFn } from '../gateway/types';
 import { HttpResponseParser, type ResponseSink } from './http-response-parser';
@@ -292,7 +293,7 @@ class ResponseForwarder implements ResponseSink {
 
   body(chunk: Buffer): void {
     this.headOnly = false;
-    this.waiting = this.send!(chunk);
+    this.sent(this.send!(chunk));
   }
 
   end(): void {
@@ -311,11 +312,21 @@ class ResponseForwarder implements ResponseSink {
     if (this.headOnly) {
       this.headOnly = false;
       // An empty write sends the head at once, as a real socket would have.
-      this.waiting = this.send!(EMPTY);
+      this.sent(this.send!(EMPTY));
     }
     const waiting = this.waiting;
     this.waiting = undefined;
     return waiting;
+  }
+
+  /**
+   * Remembers what to wait for before Node may write more: nothing when the front end's socket took
+   * the bytes at once (write() returned the driver's settled DONE), so the write callback, and with
+   * it ServerResponse's 'finish', follow without a microtask per write; else the pending write (the
+   * front end's socket takes writes in order, so the latest covers the earlier ones).
+   */
+  private sent(written: Promise<void>): void {
+    if (written !== DONE) this.waiting = written;
   }
 
   /** A short plain response in the app's place, unless its own response has begun. */
