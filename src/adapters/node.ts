@@ -111,6 +111,8 @@ export function nodeApp(listener: NodeListener): App {
 
 /** Node's parser only reads HTTP/1.x; the request carries what the client really spoke (HTTP/2.0, …). */
 function setHttpVersion(req: IncomingMessage, protocol: string): void {
+  // The common case, without a regex: what Node parsed is what the client spoke.
+  if (protocol.length === 8 && protocol.endsWith(req.httpVersion) && protocol.startsWith('HTTP/')) return;
   const version = /^HTTP\/(\d)\.(\d)$/.exec(protocol);
   if (version === null || protocol === 'HTTP/' + req.httpVersion) return;
   req.httpVersion = `${version[1]}.${version[2]}`;
