@@ -1,7 +1,6 @@
 // The socket a Node request handler sees: a Duplex carrying one request to Node's HTTP server and
 // its response back to the gateway's startResponse/write.
-import { STATUS_CODES } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import { Duplex, type Readable } from 'node:stream';
 import { DONE } from '../gateway/driver';
 import { NO_BODY } from '../gateway/no-body';
@@ -38,12 +37,13 @@ export class GatewaySocket extends Duplex {
   localPort: number | undefined;
   /** As on a TLS socket: true when the front end says the client connection is HTTPS. */
   encrypted: true | undefined;
-  /** The environ of the request being served. */
-  environ!: Environ;
+  /** The environ of the request being served; null while the socket waits in the idle pool. */
+  environ: Environ | null = null;
 
-  // Not `parser`: Node's http server sets that property on the sockets it serves.
-  private responseParser!: HttpResponseParser;
-  private forwarder!: ResponseForwarder;
+  // Not `parser`: Node's http server sets that property on the sockets it serves. Both are null
+  // while the socket waits in the idle pool.
+  private responseParser: HttpResponseParser | null = null;
+  private forwarder: ResponseForwarder | null = null;
   private framing: RequestHead['framing'] = 'none';
   private inputPaused = false;
   /** `sluice.input` while its bytes are being pumped in, and the listeners put on it. */
@@ -97,6 +97,7 @@ export class GatewaySocket extends Duplex {
       !this.destroyed &&
       !this.aborted &&
       !this.writableEnded &&
+      this.forwarder !== null &&
       this.forwarder.settled &&
       req.complete &&
       this.readableLength === 0 &&
@@ -107,9 +108,11 @@ export class GatewaySocket extends Duplex {
   /** Lets go of the finished request before the socket waits in the idle pool. */
   release(): void {
     this.detachInput();
-    this.environ = undefined as unknown as Environ;
-    this.forwarder = undefined as unknown as ResponseForwarder;
-    this.responseParser = undefined as unknown as HttpResponseParser;
+    // Nothing of the request just served stays reachable from the pool: its environ holds the body
+    // stream, the forwarder the gateway's response.
+    this.environ = null;
+    this.forwarder = null;
+    this.responseParser = null;
   }
 
   /** The front end's timeouts govern the connection; Node's keep-alive timer has nothing to close. */
@@ -133,23 +136,22 @@ export class GatewaySocket extends Duplex {
   }
 
   /**
-   * What the adapted app returns: the body once the response is complete (often already, when the
-   * listener answered at once), a promise of it while it is still being written; throws or rejects
-   * when it failed.
+   * What the adapted app returns: the body, or a promise of it while the response is still being
+   * written; throws or rejects when it failed.
    */
   result(): AppResult {
-    return this.forwarder.result();
+    return this.forwarder!.result();
   }
 
   /** Ends the exchange with an error: a 500 while nothing was sent, an incomplete response after. */
   fail(error: unknown): void {
-    this.forwarder.settle(error);
+    this.forwarder?.settle(error);
     this.destroy();
   }
 
   /** Answers for the app (a request Node's parser refused): a short plain response, if still possible. */
   answer(code: number): void {
-    this.forwarder.answer(code);
+    this.forwarder?.answer(code);
     this.destroy();
   }
 
@@ -162,7 +164,7 @@ export class GatewaySocket extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
-      this.responseParser.push(chunk);
+      this.responseParser!.push(chunk);
     } catch (error) {
       this.fail(error);
       callback(error as Error);
@@ -173,7 +175,7 @@ export class GatewaySocket extends Duplex {
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
     try {
-      for (const { chunk } of chunks) this.responseParser.push(chunk);
+      for (const { chunk } of chunks) this.responseParser!.push(chunk);
     } catch (error) {
       this.fail(error);
       callback(error as Error);
@@ -184,7 +186,7 @@ export class GatewaySocket extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     try {
-      this.responseParser.end();
+      this.responseParser!.end();
     } catch (error) {
       this.fail(error);
     }
@@ -194,14 +196,15 @@ export class GatewaySocket extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.detachInput();
     // An idle socket has no request left to settle.
-    if (this.forwarder !== undefined && !this.forwarder.settled) {
-      if (this.aborted) this.forwarder.settle(undefined, NO_BODY);
+    const forwarder = this.forwarder;
+    if (forwarder !== null && !forwarder.settled) {
+      if (this.aborted) forwarder.settle(undefined, NO_BODY);
       else {
         // A body delimited by the close is complete now; any other is cut short.
         try {
-          this.responseParser.end();
+          this.responseParser!.end();
         } catch (incomplete) {
-          this.forwarder.settle(error ?? incomplete);
+          forwarder.settle(error ?? incomplete);
         }
       }
     }
@@ -209,7 +212,7 @@ export class GatewaySocket extends Duplex {
   }
 
   private afterWrites(callback: (error?: Error | null) => void): void {
-    const waiting = this.forwarder.flush();
+    const waiting = this.forwarder!.flush();
     if (waiting === undefined) return callback();
     waiting.then(
       () => callback(),
@@ -219,7 +222,7 @@ export class GatewaySocket extends Duplex {
 
   /** Feeds `sluice.input` into the readable side, chunk-framed when its length is unknown. */
   private pumpBody(chunked: boolean): void {
-    const input = this.environ['sluice.input'];
+    const input = this.environ!['sluice.input'];
     this.input = input;
     this.onInput = chunked
       ? (chunk: Buffer) => {

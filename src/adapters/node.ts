@@ -52,7 +52,7 @@ export function nodeApp(listener: NodeListener): App {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket as unknown as GatewaySocket;
-    const environ = socket.environ;
+    const environ = socket.environ!;
     // An own property: Express replaces the prototype of req, never its own properties.
     (req as { environ?: Environ }).environ = environ;
     setHttpVersion(req, environ.SERVER_PROTOCOL);
@@ -71,7 +71,7 @@ export function nodeApp(listener: NodeListener): App {
     }
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: GatewaySocket) => {
-    socket.environ['sluice.log'].warn(
+    socket.environ?.['sluice.log'].warn(
       { code: error.code },
       `request refused by Node's parser: ${error.message}`,
     );
