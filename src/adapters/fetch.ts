@@ -5,7 +5,7 @@ import { GatewayError, ProtocolError } from '../errors';
 import { declaredLength, type CgiVariables } from '../gateway/environ';
 import { bodyAllowed } from '../gateway/response-head';
 import type { App, Environ } from '../gateway/types';
-import { NO_BODY } from './no-body';
+import { NO_BODY } from '../gateway/no-body';
 import { answerPlain, isUpgrade, refuseUpgrade } from './refusals';
 import { forEachHeader } from './request-head';
 

@@ -1,6 +1,7 @@
 // Runs one request through an app: start_response rules, lazy head, streaming with backpressure, close().
 import type { Cancellation } from './cancellation';
 import { GatewayError, SluiceError } from '../errors';
+import { NO_BODY } from './no-body';
 import { plainResponse } from './plain-response';
 import { bodyAllowed, validateHead, type ResponseHead } from './response-head';
 import type { ResponseTransport } from './transport';
@@ -9,8 +10,12 @@ import type { App, AppResult, Body, Chunk, Environ, HeaderList, StartResponse, W
 /** Settles when the request is aborted; lets the driver stop waiting on an app that ignores the signal. */
 const ABORTED = Symbol('aborted');
 
-/** The settled promise of a request served without waiting. */
-const DONE: Promise<void> = Promise.resolve();
+/**
+ * One settled promise: what runApp returns for a request served without waiting, and what write()
+ * returns when the transport took the chunk at once. An adapter may compare against it to carry on
+ * at once rather than a microtask later.
+ */
+export const DONE: Promise<void> = Promise.resolve();
 
 /**
  * Drives `app` for one request over `transport` and resolves when the response is complete or
@@ -82,8 +87,8 @@ class Exchange {
     try {
       const buffer = toBuffer(chunk);
       // PEP 3333: the head goes out at the first write() call, even an empty one (flushHeaders).
-      if (buffer.length === 0) return this.sendHeadNow() ?? Promise.resolve();
-      return this.send(buffer) ?? Promise.resolve();
+      if (buffer.length === 0) return this.sendHeadNow() ?? DONE;
+      return this.send(buffer) ?? DONE;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -135,6 +140,7 @@ class Exchange {
 
   /** Sends the body; a promise means it is still going (the socket asked to wait, or chunks are to come). */
   private pump(body: Body): Promise<void> | undefined {
+    if (body === NO_BODY) return undefined;
     if (typeof body === 'string' || body instanceof Uint8Array) return this.pumpWhole([body]);
     if (Array.isArray(body)) return this.pumpWhole(body as Chunk[]);
     if (

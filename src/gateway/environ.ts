@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import { VERSION } from '../version';
+import type { Cancellation } from './cancellation';
 import { ShapeCache } from './shapes';
 import type { Environ, GatewayProtocol } from './types';
 
@@ -173,6 +174,8 @@ export interface RequestContext {
   readonly input: Readable;
   readonly errors: Writable;
   readonly signal: AbortSignal;
+  /** The flag behind `signal`, when the connection has one: adapters watch it without making the signal. */
+  readonly cancellation?: Cancellation;
   readonly log: Logger;
   readonly protocol: GatewayProtocol;
   readonly multiprocess: boolean;
@@ -227,4 +230,24 @@ export function createEnviron(vars: CgiVariables, request: RequestContext): Envi
   environ['sluice.run_once'] = false;
   Object.defineProperty(environ, 'sluice.log', LOG);
   return environ;
+}
+
+/**
+ * Calls `listener` once when the front end goes away (at once if it has already). While the app has
+ * neither read nor replaced `sluice.signal`, this goes through the connection's own flag: an
+ * AbortController and its listener cost more than the rest of a short request through the Node
+ * adapter. Otherwise it follows the signal the environ holds.
+ */
+export function onRequestAbort(environ: Environ, listener: () => void): void {
+  const context = (environ as unknown as Record<PropertyKey, unknown>)[CONTEXT] as RequestContext | undefined;
+  if (
+    context?.cancellation !== undefined &&
+    Object.getOwnPropertyDescriptor(environ, 'sluice.signal')?.get === SIGNAL.get
+  ) {
+    context.cancellation.onAbort(listener);
+    return;
+  }
+  const signal = environ['sluice.signal'];
+  if (signal.aborted) listener();
+  else signal.addEventListener('abort', listener, { once: true });
 }

@@ -31,7 +31,10 @@ export function serveHttp(req: IncomingMessage, res: ServerResponse, context: Se
   const environ = createEnviron(vars, {
     input: req,
     errors: errorsStream((text) => log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors')),
-    signal: transport.cancellation.signal,
+    get signal() {
+      return transport.cancellation.signal;
+    },
+    cancellation: transport.cancellation,
     protocol: 'http',
     log,
     multiprocess: context.multiprocess,

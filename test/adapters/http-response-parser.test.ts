@@ -1,6 +1,5 @@
 // HttpResponseParser: heads, the three framings, interim responses, fed whole and split at every offset.
 import { HttpResponseParser } from '../../src/adapters/http-response-parser';
-import { bodyAllowed } from '../../src/gateway/response-head';
 import { forEachSplit } from '../helpers/split';
 
 interface Parsed {
@@ -17,7 +16,7 @@ function parse(parts: Buffer[], method = 'GET', close = false): Parsed {
       body: (chunk) => (out.body += chunk.toString('latin1')),
       end: () => (out.ended = true),
     },
-    (code) => bodyAllowed(method, code),
+    method,
   );
   for (const part of parts) parser.push(part);
   if (close) parser.end();

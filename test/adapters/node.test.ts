@@ -20,12 +20,15 @@ function start(
     input?: Readable;
     transport?: FakeTransport;
     log?: ReturnType<typeof recordingLogger>['log'];
+    /** Only the AbortSignal says the front end went away (an environ without a connection behind it). */
+    viaSignal?: boolean;
   } = {},
 ): Exchange {
   const transport = options.transport ?? new FakeTransport({ log: options.log });
   const environ = makeEnviron({
     vars: { REQUEST_URI: '/', ...vars },
     signal: transport.signal,
+    cancellation: options.viaSignal ? undefined : transport.cancellation,
     input: options.input,
     log: options.log,
   });
@@ -314,26 +317,34 @@ describe('failures and aborts', () => {
     expect(head(rejected).status).toBe('500 Internal Server Error');
   });
 
-  test("the front end going away: req 'aborted' and 'close', res 'close' without 'finish'", async () => {
-    const events: string[] = [];
-    const input = new PassThrough();
-    const { transport, done } = start(
-      (req, res) => {
-        req.on('aborted', () => events.push('req aborted'));
-        req.on('close', () => events.push('req close'));
-        res.on('close', () => events.push(`res close, finished ${res.writableFinished}`));
-        res.write('partial');
-      },
-      { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' },
-      { input },
-    );
-    input.write('some');
-    await settle();
-    transport.abortRequest();
-    await done;
-    await new Promise((r) => setTimeout(r, 10));
-    expect(events).toEqual(expect.arrayContaining(['req aborted', 'req close', 'res close, finished false']));
-  });
+  test.each([
+    ['the connection flag', false],
+    ['the AbortSignal', true],
+  ])(
+    "the front end going away (seen through %s): req 'aborted' and 'close', res 'close' without 'finish'",
+    async (_through, viaSignal) => {
+      const events: string[] = [];
+      const input = new PassThrough();
+      const { transport, done } = start(
+        (req, res) => {
+          req.on('aborted', () => events.push('req aborted'));
+          req.on('close', () => events.push('req close'));
+          res.on('close', () => events.push(`res close, finished ${res.writableFinished}`));
+          res.write('partial');
+        },
+        { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' },
+        { input, viaSignal },
+      );
+      input.write('some');
+      await settle();
+      transport.abortRequest();
+      await done;
+      await new Promise((r) => setTimeout(r, 10));
+      expect(events).toEqual(
+        expect.arrayContaining(['req aborted', 'req close', 'res close, finished false']),
+      );
+    },
+  );
 
   test('an Upgrade request is answered 501 and logged, the listener never runs', async () => {
     const { log, lines } = recordingLogger();
@@ -349,5 +360,131 @@ describe('failures and aborts', () => {
     expect(lines.find((l) => l.msg.includes('cannot carry an upgraded connection'))).toMatchObject({
       upgrade: 'websocket',
     });
+  });
+});
+
+describe('one adapted listener serving request after request', () => {
+  /** Runs requests one after another through the same adapted app, as a daemon does. */
+  function serveAll(
+    listener: Listener,
+  ): (vars?: Record<string, string>, input?: Readable) => Promise<FakeTransport> {
+    const app = nodeApp(listener);
+    return async (vars = {}, input) => {
+      const transport = new FakeTransport();
+      const environ = makeEnviron({
+        vars: { REQUEST_URI: '/', ...vars },
+        signal: transport.signal,
+        cancellation: transport.cancellation,
+        input,
+      });
+      await runApp(app, environ, transport);
+      await settle();
+      expect(transport.violations).toEqual([]);
+      return transport;
+    };
+  }
+
+  test('a finished exchange leaves its socket to the next request, with that request’s addresses', async () => {
+    const seen: Array<[unknown, string | undefined, unknown]> = [];
+    const serve = serveAll((req, res) => {
+      seen.push([req.socket, req.socket.remoteAddress, (req.socket as { encrypted?: boolean }).encrypted]);
+      res.end(req.url);
+    });
+    const first = await serve({ REQUEST_URI: '/one', REMOTE_ADDR: '192.0.2.1', HTTPS: 'on' });
+    const second = await serve({ REQUEST_URI: '/two', REMOTE_ADDR: '192.0.2.2' });
+    expect(body(first)).toBe('/one');
+    expect(body(second)).toBe('/two');
+    expect(seen[1][0]).toBe(seen[0][0]);
+    expect(seen.map(([, address, encrypted]) => [address, encrypted])).toEqual([
+      ['192.0.2.1', true],
+      ['192.0.2.2', undefined],
+    ]);
+  });
+
+  test('a request body read or left unread, then a GET: each request sees only its own bytes', async () => {
+    const bodies: string[] = [];
+    const serve = serveAll((req, res) => {
+      if (req.url === '/ignore') return void res.end('ignored');
+      let text = '';
+      req.setEncoding('latin1');
+      req.on('data', (chunk: string) => (text += chunk));
+      req.on('end', () => {
+        bodies.push(`${req.method} ${text}`);
+        res.end(text);
+      });
+    });
+    const post = { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '5' };
+    expect(body(await serve(post, Readable.from([Buffer.from('hello')])))).toBe('hello');
+    expect(
+      body(await serve({ ...post, REQUEST_URI: '/ignore' }, Readable.from([Buffer.from('xxxxx')]))),
+    ).toBe('ignored');
+    const chunked = { REQUEST_METHOD: 'PUT', CONTENT_LENGTH: '', HTTP_TRANSFER_ENCODING: 'chunked' };
+    expect(body(await serve(chunked, Readable.from([Buffer.from('ab'), Buffer.from('c')])))).toBe('abc');
+    expect(body(await serve())).toBe('');
+    expect(bodies).toEqual(['POST hello', 'PUT abc', 'GET ']);
+  });
+
+  test('Connection: close, an HTTP/1.0 request or a failure retire the socket', async () => {
+    const sockets: unknown[] = [];
+    const serve = serveAll((req, res) => {
+      sockets.push(req.socket);
+      if (req.url === '/close') res.setHeader('Connection', 'close');
+      if (req.url === '/throw') throw new Error('boom');
+      res.end('x');
+    });
+    await serve({ REQUEST_URI: '/close' });
+    await serve({ SERVER_PROTOCOL: 'HTTP/1.0' });
+    expect((await serve({ REQUEST_URI: '/throw' })).calls[0]).toMatchObject({
+      status: '500 Internal Server Error',
+    });
+    await serve();
+    await serve();
+    expect(new Set(sockets).size).toBe(4);
+    expect(sockets[4]).toBe(sockets[3]);
+  });
+
+  test('a request aborted after its socket moved on leaves the new request alone', async () => {
+    const sockets: unknown[] = [];
+    const app = nodeApp((req, res) => {
+      sockets.push(req.socket);
+      res.end('ok');
+    });
+    const old = new FakeTransport();
+    await runApp(app, makeEnviron({ signal: old.signal, cancellation: old.cancellation }), old);
+    await settle();
+    const next = new FakeTransport();
+    const second = runApp(app, makeEnviron({ signal: next.signal, cancellation: next.cancellation }), next);
+    old.abortRequest();
+    await second;
+    expect(sockets[1]).toBe(sockets[0]);
+    expect(next.calls.map((c) => c.type)).toEqual(['head', 'end']);
+    expect(body(next)).toBe('ok');
+  });
+
+  test('a socket whose request was aborted is not used again', async () => {
+    const sockets: unknown[] = [];
+    const app = nodeApp((req, res) => {
+      sockets.push(req.socket);
+      if (req.url === '/hang') res.write('partial');
+      else res.end('ok');
+    });
+    const aborted = new FakeTransport();
+    const hanging = runApp(
+      app,
+      makeEnviron({
+        vars: { REQUEST_URI: '/hang' },
+        signal: aborted.signal,
+        cancellation: aborted.cancellation,
+      }),
+      aborted,
+    );
+    await settle();
+    aborted.abortRequest();
+    await hanging;
+    await settle();
+    const next = new FakeTransport();
+    await runApp(app, makeEnviron({ signal: next.signal, cancellation: next.cancellation }), next);
+    expect(body(next)).toBe('ok');
+    expect(sockets[1]).not.toBe(sockets[0]);
   });
 });

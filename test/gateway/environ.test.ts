@@ -7,10 +7,12 @@ import {
   declaredLength,
   isHttps,
   normalizePath,
+  onRequestAbort,
   percentDecode,
   type CgiVariables,
   type RequestContext,
 } from '../../src/gateway/environ';
+import { Cancellation } from '../../src/gateway/cancellation';
 import { VERSION } from '../../src/version';
 import { silentLog, variableList } from '../helpers/gateway';
 
@@ -531,6 +533,72 @@ describe('createEnviron', () => {
       environ['sluice.input'] = replacement;
       expect(environ['sluice.input']).toBe(replacement);
       expect(reads.input).toBeUndefined();
+    });
+  });
+
+  describe('onRequestAbort', () => {
+    /** A context whose signal is made from its Cancellation on first read, as the connections do. */
+    function cancellable(): {
+      request: RequestContext;
+      cancellation: Cancellation;
+      signalReads: () => number;
+    } {
+      const cancellation = new Cancellation();
+      let reads = 0;
+      const request = context({ cancellation });
+      Object.defineProperty(request, 'signal', {
+        get: () => {
+          reads++;
+          return cancellation.signal;
+        },
+      });
+      return { request, cancellation, signalReads: () => reads };
+    }
+
+    test('follows the connection flag without making the signal', () => {
+      const { request, cancellation, signalReads } = cancellable();
+      const environ = createEnviron(build({}), request);
+      const listener = jest.fn();
+      onRequestAbort(environ, listener);
+      expect(listener).not.toHaveBeenCalled();
+      cancellation.abort();
+      expect(listener).toHaveBeenCalledTimes(1);
+      expect(signalReads()).toBe(0);
+    });
+
+    test('calls at once when the request was aborted already, by flag or by signal', () => {
+      const { request, cancellation } = cancellable();
+      cancellation.abort();
+      const listener = jest.fn();
+      onRequestAbort(createEnviron(build({}), request), listener);
+      expect(listener).toHaveBeenCalledTimes(1);
+      const controller = new AbortController();
+      controller.abort();
+      const late = jest.fn();
+      onRequestAbort(createEnviron(build({}), context({ signal: controller.signal })), late);
+      expect(late).toHaveBeenCalledTimes(1);
+    });
+
+    test('follows a signal a middleware put in place of the connection one', () => {
+      const { request, cancellation } = cancellable();
+      const environ = createEnviron(build({}), request);
+      const controller = new AbortController();
+      environ['sluice.signal'] = controller.signal;
+      const listener = jest.fn();
+      onRequestAbort(environ, listener);
+      cancellation.abort();
+      expect(listener).not.toHaveBeenCalled();
+      controller.abort();
+      expect(listener).toHaveBeenCalledTimes(1);
+    });
+
+    test('a copy of the environ (no connection behind it) follows its signal', () => {
+      const controller = new AbortController();
+      const environ = { ...createEnviron(build({}), context({ signal: controller.signal })) };
+      const listener = jest.fn();
+      onRequestAbort(environ, listener);
+      controller.abort();
+      expect(listener).toHaveBeenCalledTimes(1);
     });
   });
 });

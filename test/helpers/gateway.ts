@@ -142,6 +142,8 @@ export function variableList(vars: Record<string, string>): string[] {
 export interface EnvironOverrides {
   readonly vars?: Record<string, string>;
   readonly signal?: AbortSignal;
+  /** The flag behind `signal`, as a connection offers it (adapters then watch it instead). */
+  readonly cancellation?: Cancellation;
   readonly input?: Readable;
   readonly log?: Logger;
   readonly mount?: string;
@@ -157,6 +159,7 @@ export function makeEnviron(overrides: EnvironOverrides = {}): Environ {
     input: overrides.input ?? Readable.from([]),
     errors: new Writable({ write: (_chunk, _encoding, callback) => callback() }),
     signal: overrides.signal ?? new AbortController().signal,
+    cancellation: overrides.cancellation,
     protocol: 'scgi',
     log: overrides.log ?? silentLog,
     multiprocess: false,

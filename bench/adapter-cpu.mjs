@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+// Server CPU per request of one app, without nginx: the same app behind sluice over FastCGI (kept-alive
+// connections, the params nginx's fastcgi_params send) and on its own node:http server (kept-alive
+// HTTP/1.1, the head nginx's proxy_pass sends), driven by a minimal client over Unix sockets. The
+// server's CPU time is read from /proc/PID/stat, so the figure holds on a busy machine too.
+//
+//   node bench/adapter-cpu.mjs [--app bench/apps/express-hello.mjs] [--requests 40000]
+//                              [--connections 16] [--runs 3] [--only fastcgi,http]
+//
+// Uses the compiled daemon (bin/sluice → dist/): run `npm run build` first.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: v } = parseArgs({
+  options: {
+    app: { type: 'string', default: 'bench/apps/express-hello.mjs' },
+    requests: { type: 'string', default: '40000' },
+    warmup: { type: 'string', default: '10000' },
+    connections: { type: 'string', default: '16' },
+    runs: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'fastcgi,http' },
+  },
+});
+const REQUESTS = Number(v.requests);
+const WARMUP = Number(v.warmup);
+const CONNECTIONS = Number(v.connections);
+const RUNS = Number(v.runs);
+const TICK = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
+}
+
+// FastCGI: one request id per connection, FCGI_KEEP_CONN, Debian's fastcgi_params for GET /.
+function record(type, id, content) {
+  const padding = -content.length & 7;
+  const head = Buffer.from([
+    1,
+    type,
+    id >> 8,
+    id & 255,
+    content.length >> 8,
+    content.length & 255,
+    padding,
+    0,
+  ]);
+  return Buffer.concat([head, content, Buffer.alloc(padding)]);
+}
+function pairs(list) {
+  const parts = [];
+  for (const [name, value] of list) {
+    for (const text of [name, value]) if (Buffer.byteLength(text) > 127) throw new Error('long pair');
+    parts.push(Buffer.from([Buffer.byteLength(name), Buffer.byteLength(value)]), Buffer.from(name + value));
+  }
+  return Buffer.concat(parts);
+}
+const PARAMS = [
+  ['QUERY_STRING', ''],
+  ['REQUEST_METHOD', 'GET'],
+  ['CONTENT_TYPE', ''],
+  ['CONTENT_LENGTH', ''],
+  ['SCRIPT_NAME', '/'],
+  ['REQUEST_URI', '/'],
+  ['DOCUMENT_URI', '/'],
+  ['DOCUMENT_ROOT', '/usr/share/nginx/html'],
+  ['SERVER_PROTOCOL', 'HTTP/1.1'],
+  ['REQUEST_SCHEME', 'http'],
+  ['GATEWAY_INTERFACE', 'CGI/1.1'],
+  ['SERVER_SOFTWARE', 'nginx/1.24.0'],
+  ['REMOTE_ADDR', '127.0.0.1'],
+  ['REMOTE_PORT', '40000'],
+  ['SERVER_ADDR', '127.0.0.1'],
+  ['SERVER_PORT', '8080'],
+  ['SERVER_NAME', 'localhost'],
+  ['REDIRECT_STATUS', '200'],
+  ['HTTP_HOST', 'localhost:8080'],
+];
+const FCGI_REQUEST = Buffer.concat([
+  record(1, 1, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])), // BEGIN_REQUEST, RESPONDER, KEEP_CONN
+  record(4, 1, pairs(PARAMS)),
+  record(4, 1, Buffer.alloc(0)),
+  record(5, 1, Buffer.alloc(0)),
+]);
+/** Counts FCGI_END_REQUEST records in a stream of records. */
+function fastcgiCounter() {
+  let pending = Buffer.alloc(0);
+  return (chunk) => {
+    let data = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    let ended = 0;
+    let at = 0;
+    while (data.length - at >= 8) {
+      const size = 8 + data.readUInt16BE(at + 4) + data[at + 6];
+      if (data.length - at < size) break;
+      if (data[at + 1] === 3) ended++;
+      at += size;
+    }
+    pending = data.subarray(at);
+    return ended;
+  };
+}
+
+// HTTP: what nginx's proxy_pass sends with proxy_http_version 1.1 and Connection "".
+const HTTP_REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: node_http\r\n\r\n');
+/** Counts complete responses framed by Content-Length (as the hello apps answer). */
+function httpCounter() {
+  let pending = '';
+  return (chunk) => {
+    pending += chunk.toString('latin1');
+    let ended = 0;
+    for (;;) {
+      const end = pending.indexOf('\r\n\r\n');
+      if (end === -1) break;
+      const length = /\r\ncontent-length: *(\d+)/i.exec(pending.slice(0, end));
+      if (!length) throw new Error('response without Content-Length: ' + pending.slice(0, end));
+      const total = end + 4 + Number(length[1]);
+      if (pending.length < total) break;
+      pending = pending.slice(total);
+      ended++;
+    }
+    return ended;
+  };
+}
+
+function startServer(kind, socket) {
+  const argv =
+    kind === 'fastcgi'
+      ? ['bin/sluice', 'serve', v.app, '--fastcgi', `unix:${socket}`, '--no-pretty', '--log-level', 'warn']
+      : ['bench/peers/node-http.mjs', `unix:${socket}`, v.app];
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...argv],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let log = '';
+  child.stderr.on('data', (d) => (log += d));
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (fs.existsSync(socket)) {
+        clearInterval(timer);
+        setTimeout(() => resolve(child), 200);
+      }
+    }, 50);
+    child.once('exit', (code) => {
+      clearInterval(timer);
+      reject(new Error(`${kind} exited ${code}: ${log}`));
+    });
+  });
+}
+
+/** Sends `total` requests over `CONNECTIONS` kept-alive connections, one at a time on each. */
+function drive(kind, socket, total) {
+  const request = kind === 'fastcgi' ? FCGI_REQUEST : HTTP_REQUEST;
+  let sent = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const conn = net.connect(socket);
+      const count = kind === 'fastcgi' ? fastcgiCounter() : httpCounter();
+      conn.on('error', reject);
+      conn.on('connect', () => {
+        sent++;
+        conn.write(request);
+      });
+      conn.on('data', (chunk) => {
+        for (let n = count(chunk); n > 0; n--) {
+          done++;
+          if (done === total) {
+            resolve();
+          }
+          if (sent < total) {
+            sent++;
+            conn.write(request);
+          } else conn.end();
+        }
+      });
+    }
+  });
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'adapter-cpu-'));
+const results = {};
+try {
+  const kinds = v.only.split(',');
+  const servers = {};
+  for (const kind of kinds) {
+    const socket = path.join(dir, `${kind}.sock`);
+    servers[kind] = { socket, child: await startServer(kind, socket) };
+    await drive(kind, socket, WARMUP);
+  }
+  for (let run = 0; run < RUNS; run++) {
+    for (const kind of kinds) {
+      const { socket, child } = servers[kind];
+      const cpu0 = cpuSeconds(child.pid);
+      const t0 = process.hrtime.bigint();
+      await drive(kind, socket, REQUESTS);
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = cpuSeconds(child.pid) - cpu0;
+      (results[kind] ??= []).push({ usPerRequest: (cpu / REQUESTS) * 1e6, rps: REQUESTS / wall });
+    }
+  }
+  for (const { child } of Object.values(servers)) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+} finally {
+  setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 500);
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const [kind, runs] of Object.entries(results)) {
+  const us = runs.map((r) => r.usPerRequest);
+  console.log(
+    `${kind.padEnd(8)} server CPU/req median ${median(us).toFixed(1)} µs  (runs ${us.map((x) => x.toFixed(1)).join(', ')}); ` +
+      `req/s median ${Math.round(median(runs.map((r) => r.rps)))}`,
+  );
+}
+if (results.fastcgi && results.http) {
+  const ratio =
+    median(results.fastcgi.map((r) => r.usPerRequest)) / median(results.http.map((r) => r.usPerRequest));
+  console.log(`fastcgi ÷ http CPU/req: ${ratio.toFixed(2)}×`);
+}
+process.exit(0);
