@@ -41,6 +41,6 @@ export const ROUTES = [
 /** Deterministic, non-repeating-per-chunk bytes, so an echo that reorders or drops a chunk is caught. */
 export function patternBytes(size) {
   const bytes = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i += 4) bytes.writeUInt32LE(((i * 2654435761) >>> 0) ^ i, i);
+  for (let i = 0; i < size; i += 4) bytes.writeUInt32LE((Math.imul(i, 2654435761) ^ i) >>> 0, i);
   return bytes;
 }
