@@ -3,7 +3,7 @@
 //
 //   /            14-byte "Hello, world!\n", text/plain
 //   /1m          1 MiB from a preallocated buffer, with Content-Length
-//   /echo        the request body streamed back as it arrives (sluice.input is an async iterable)
+//   /echo        the request body sent back once it has all arrived (see readBody for why not sooner)
 //   /upload      reads the whole body, answers its byte count
 //   /down?bytes=N  N bytes in 64 KiB chunks from a generator: the memory benchmark's download
 import { CHUNK_BYTES, HELLO, MIB } from '../lib/routes.mjs';
@@ -23,8 +23,7 @@ export default function benchApp(environ, startResponse) {
       startResponse('200 OK', [BINARY, ['Content-Length', String(MIB)]]);
       return [ONE_MIB];
     case '/echo':
-      startResponse('200 OK', withLength([BINARY], environ.CONTENT_LENGTH));
-      return environ['sluice.input'];
+      return echo(environ, startResponse);
     case '/upload':
       return countBody(environ, startResponse);
     case '/down':
@@ -35,8 +34,19 @@ export default function benchApp(environ, startResponse) {
   }
 }
 
-function withLength(headers, length) {
-  return length ? [...headers, ['Content-Length', length]] : headers;
+// The whole body before the first byte of the answer: nginx stops sending the request body once the
+// response head has arrived, so an echo that answered while the body still streamed in would wait
+// for the rest of it forever as soon as the body outgrew the socket buffers.
+async function readBody(environ) {
+  const chunks = [];
+  for await (const chunk of environ['sluice.input']) chunks.push(chunk);
+  return chunks;
+}
+
+async function echo(environ, startResponse) {
+  const chunks = await readBody(environ);
+  startResponse('200 OK', [BINARY]); // sluice adds the Content-Length of a body returned whole
+  return chunks;
 }
 
 async function countBody(environ, startResponse) {

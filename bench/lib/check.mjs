@@ -49,11 +49,16 @@ function problem(route, { status, body }, requestBody) {
 
 /** Checks one route of one target; returns the response head the route got (for the JSON). */
 export async function checkRoute(port, route, requestBody, describeFailure) {
-  const response = await httpRequest(port, {
-    method: route.method,
-    path: route.path,
-    body: route.requestBytes > 0 ? requestBody : undefined,
-  });
+  let response;
+  try {
+    response = await httpRequest(port, {
+      method: route.method,
+      path: route.path,
+      body: route.requestBytes > 0 ? requestBody : undefined,
+    });
+  } catch (err) {
+    throw new Error(`${route.method} ${route.path}: ${err.message}\n${describeFailure()}`, { cause: err });
+  }
   const wrong = problem(route, response, requestBody);
   if (wrong) throw new Error(`${route.method} ${route.path}: ${wrong}\n${describeFailure()}`);
   const h = response.headers;

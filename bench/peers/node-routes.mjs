@@ -1,6 +1,5 @@
 // The benchmark routes as a Node `(req, res)` handler: the same answers as bench/apps/gateway.mjs, for
 // the node:http peer and the node-fastcgi peer (a drop-in for node:http's server).
-import { pipeline } from 'node:stream';
 import { CHUNK_BYTES, HELLO, MIB } from '../lib/routes.mjs';
 
 const HELLO_BYTES = Buffer.from(HELLO);
@@ -22,12 +21,14 @@ export function handleRoute(req, res) {
       res.end(ONE_MIB);
       return;
     case '/echo': {
-      const length = req.headers['content-length'];
-      res.writeHead(
-        200,
-        length ? { 'Content-Type': BINARY, 'Content-Length': length } : { 'Content-Type': BINARY },
-      );
-      pipeline(req, res, () => undefined);
+      // The whole body first, as bench/apps/gateway.mjs does (nginx stops sending it after the head).
+      const chunks = [];
+      req.on('data', (chunk) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        res.writeHead(200, { 'Content-Type': BINARY, 'Content-Length': body.length });
+        res.end(body);
+      });
       return;
     }
     case '/upload': {

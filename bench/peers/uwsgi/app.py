@@ -23,9 +23,10 @@ def application(environ, start_response):
         start_response("200 OK", [BINARY, ("Content-Length", str(MIB))])
         return [ONE_MIB]
     if path == "/echo":
-        length = environ.get("CONTENT_LENGTH", "")
-        start_response("200 OK", [BINARY] + ([("Content-Length", length)] if length else []))
-        return read_chunks(environ["wsgi.input"])
+        # The whole body first, as bench/apps/gateway.mjs does (nginx stops sending it after the head).
+        body = b"".join(read_chunks(environ["wsgi.input"]))
+        start_response("200 OK", [BINARY, ("Content-Length", str(len(body)))])
+        return [body]
     if path == "/upload":
         count = sum(len(chunk) for chunk in read_chunks(environ["wsgi.input"]))
         body = b"%d\n" % count
