@@ -1,7 +1,21 @@
--- wrk script for bench/e2e.mjs: after the run, print one machine-readable line
+-- wrk script for the e2e benchmark (bench/lib/wrk.mjs).
+--
+-- With BENCH_BODY_FILE set, every request is a POST of that file's bytes (read once per thread at
+-- start; wrk formats the request once and adds Content-Length). Without it, wrk's default GET.
+--
+-- After the run, it prints one machine-readable line
 --   @@WRK-JSON {...}
 -- with the raw counters and latency percentiles (microseconds), next to wrk's own --latency text.
--- Only done() is defined, so wrk keeps its fast path (no per-request Lua calls).
+-- No request()/response() functions are defined, so wrk keeps its fast path (no per-request Lua).
+local body_file = os.getenv("BENCH_BODY_FILE")
+if body_file and body_file ~= "" then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.method = "POST"
+  wrk.body = f:read("*a")
+  wrk.headers["Content-Type"] = "application/octet-stream"
+  f:close()
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
