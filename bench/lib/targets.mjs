@@ -21,8 +21,16 @@ export const POOL_PROCESSES = 4;
 //   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --only sluice-scgi
 export const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
+/**
+ * One process, as the node:http peer is, and as the memory benchmark samples it; the
+ * sluice-workers-N targets measure the primary/worker split.
+ */
+function singleProcess() {
+  return sluiceHasWorkers() ? ['--workers', '0'] : [];
+}
+
 /** The command line of a sluice serving `app` (default: the benchmark app) on one Unix socket. */
-export function sluiceArgv(protocol, socket, extra = [], app = GATEWAY_APP) {
+export function sluiceArgv(protocol, socket, extra = singleProcess(), app = GATEWAY_APP) {
   return [
     process.execPath,
     ...NODE_ARGS,
@@ -112,11 +120,8 @@ function httpKeptAlive(ctx) {
 // Starting the servers: ctx = { id, socket, prefix, logFile, app }; `app` is a module of e2e's
 // --app, served by sluice and by the node:http peer instead of the benchmark routes.
 
-// One process, as the node:http peer is; the --workers targets measure the primary/worker split.
-const SINGLE_PROCESS = () => (sluiceHasWorkers() ? ['--workers', '0'] : []);
-
 const startSluice = (protocol, extra) => (ctx) =>
-  startServer(ctx.id, sluiceArgv(protocol, ctx.socket, extra ?? SINGLE_PROCESS(), ctx.app), {
+  startServer(ctx.id, sluiceArgv(protocol, ctx.socket, extra, ctx.app), {
     socketPath: ctx.socket,
     logFile: ctx.logFile,
     env: serverEnv(),
