@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real front ends and servers the interop tests start themselves (Debian/Ubuntu), and
 # only those missing: apache2 also serves as the CGI host of the bridge tests, php-fpm as a FastCGI
-# server for the client tests.
+# server for the client tests, python3 as a stand-in for systemd's notification socket.
 set -euo pipefail
 
-packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk php-fpm systemd iproute2)
+packages=(nginx apache2 lighttpd haproxy libfcgi-bin wrk php-fpm systemd iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

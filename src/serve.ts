@@ -14,7 +14,7 @@ import { startServing } from './serving';
 import { inheritedListeners } from './socket-activation';
 import { buildStatus, listenerStatus } from './status/snapshot';
 import { Primary } from './supervisor/primary';
-import { notifyReady } from './systemd-notify';
+import { SystemdNotifier, takeNotifySocket } from './systemd-notify';
 import { VERSION } from './version';
 
 /** Listeners from the flags, then any systemd passed (socket activation). */
@@ -61,17 +61,22 @@ export async function serve(options: ServeOptions, reread: () => ServeOptions): 
     }
   }
   const listeners = listenerSpecs(options, inheritedListeners());
+  const notifySocket = takeNotifySocket();
   writePidFile(options.pidFile);
   try {
     return options.workers === 0
-      ? await serveAlone(options, listeners)
-      : await superviseWorkers(options, listeners, reread);
+      ? await serveAlone(options, listeners, notifySocket)
+      : await superviseWorkers(options, listeners, reread, notifySocket);
   } finally {
     removePidFile(options.pidFile);
   }
 }
 
-async function serveAlone(options: ServeOptions, listeners: readonly ListenerSpec[]): Promise<number> {
+async function serveAlone(
+  options: ServeOptions,
+  listeners: readonly ListenerSpec[],
+  notifySocket: string | undefined,
+): Promise<number> {
   const startedAt = new Date();
   const serving = await startServing(options, listeners, {
     slot: 0,
@@ -105,6 +110,7 @@ async function serveAlone(options: ServeOptions, listeners: readonly ListenerSpe
       }),
   });
   const log = serving.log;
+  const notifier = new SystemdNotifier(log, notifySocket);
   Daemon.logListening(log, listeners, serving.bound);
   // Handlers go in before 'ready' is announced: whoever waits for that line may signal at once.
   const stopped = new Promise<number>((resolve) => {
@@ -117,6 +123,7 @@ async function serveAlone(options: ServeOptions, listeners: readonly ListenerSpe
       }
       stopping = true;
       log.info({ signal, drainTimeoutMs: options.drainTimeout }, 'stopping');
+      notifier.stopping();
       void serving.close(options.drainTimeout).then(() => {
         log.info('stopped');
         resolve(EXIT.OK);
@@ -127,7 +134,7 @@ async function serveAlone(options: ServeOptions, listeners: readonly ListenerSpe
   });
   process.on('SIGUSR2', () => reopenLogFiles());
   process.on('SIGHUP', () => log.warn('SIGHUP: reloading needs a primary (--workers 1 or more); ignored'));
-  announceReady(log);
+  announceReady(log, notifier);
   return stopped;
 }
 
@@ -135,10 +142,12 @@ async function superviseWorkers(
   options: ServeOptions,
   listeners: readonly ListenerSpec[],
   reread: () => ServeOptions,
+  notifySocket: string | undefined,
 ): Promise<number> {
   const log = createLogger({ level: options.logLevel, pretty: options.pretty, file: options.logFile }).child({
     primary: true,
   });
+  const notifier = new SystemdNotifier(log, notifySocket);
   const primary = new Primary({ options, listeners, log, reread });
   // Installed before the workers start: a stop signal during start-up must not kill the primary.
   let signalled: NodeJS.Signals | null = null;
@@ -149,16 +158,25 @@ async function superviseWorkers(
   process.off('SIGTERM', early);
   process.off('SIGINT', early);
   if (failed !== null) return failed;
-  process.on('SIGTERM', (s) => primary.stop(s));
-  process.on('SIGINT', (s) => primary.stop(s));
-  process.on('SIGHUP', () => void primary.reload());
+  const stop = (signal: NodeJS.Signals): void => {
+    notifier.stopping();
+    primary.stop(signal);
+  };
+  const reload = async (): Promise<void> => {
+    notifier.reloading();
+    await primary.reload();
+    notifier.ready('serving');
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => void reload());
   process.on('SIGUSR2', () => {
     reopenLogFiles();
     primary.reopenLogs();
   });
-  const watcher = options.watch ? watchForChanges(options, log, () => void primary.reload()) : null;
-  if (signalled !== null) primary.stop(signalled);
-  else announceReady(log, { workers: options.workers });
+  const watcher = options.watch ? watchForChanges(options, log, () => void reload()) : null;
+  if (signalled !== null) stop(signalled);
+  else announceReady(log, notifier, { workers: options.workers });
   const code = await primary.exited;
   watcher?.close();
   await primary.cleanUp();
@@ -166,9 +184,9 @@ async function superviseWorkers(
   return code;
 }
 
-function announceReady(log: Logger, extra: Record<string, unknown> = {}): void {
+function announceReady(log: Logger, notifier: SystemdNotifier, extra: Record<string, unknown> = {}): void {
   log.info({ version: VERSION, node: process.version, ...extra }, 'ready');
-  notifyReady(log);
+  notifier.ready('serving');
 }
 
 /** --watch: a change under the app module's directory reloads the workers (after a quiet 200 ms). */

@@ -98,6 +98,9 @@ const INSTALL_HINT: Record<string, string> = {
   'php-fpm': 'apt-get install php-fpm',
   'systemd-socket-activate': 'apt-get install systemd',
   ss: 'apt-get install iproute2',
+  python3: 'apt-get install python3',
+  'systemd-notify': 'apt-get install systemd',
+  'systemd-analyze': 'apt-get install systemd',
 };
 
 // ---------------------------------------------------------------------------------------------
