@@ -187,7 +187,7 @@ export class Daemon {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     // Shared listeners belong to the primary, which outlives this process.
     if (handOff === undefined && !this.options.sockets.shared) {
-      await Promise.all(this.listeners.map((l) => (l.bound ? removeSocketFile(l.bound) : undefined)));
+      await Promise.all(this.listeners.map((l) => (l.bound ? removeSocketFile(l.bound, this.log) : undefined)));
     }
   }
 }

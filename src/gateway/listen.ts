@@ -4,6 +4,7 @@ import { chmod, chown, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { UsageError } from '../errors';
 import type { ListenAddress } from './address';
+import type { Logger } from './logger';
 
 /** How Unix socket files are made, and whether other processes share the listeners. */
 export interface SocketOptions {
@@ -118,8 +119,17 @@ function answers(path: string): Promise<boolean> {
   });
 }
 
-/** Removes a Unix socket file at exit; gone already is fine. */
-export async function removeSocketFile(address: ListenAddress): Promise<void> {
+/**
+ * Removes a Unix socket file at exit; gone already is fine. One left behind (after --user dropped
+ * the right to its directory) is logged: the next start replaces it.
+ */
+export async function removeSocketFile(address: ListenAddress, log: Logger): Promise<void> {
   if (address.kind !== 'unix') return;
-  await unlink(address.path).catch(() => undefined);
+  await unlink(address.path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return;
+    log.warn(
+      { code: 'ERR_SOCKET_LEFT', path: address.path, reason: error.code },
+      'socket file left behind: the next start replaces it',
+    );
+  });
 }

@@ -326,7 +326,7 @@ export class Primary {
 
   /** Removes socket files once no worker listens any more. */
   async cleanUp(): Promise<void> {
-    await Promise.all(this.bound.map((address) => removeSocketFile(address)));
+    await Promise.all(this.bound.map((address) => removeSocketFile(address, this.log)));
   }
 
   private async allExited(): Promise<void> {
