@@ -132,7 +132,7 @@ async function serveAlone(
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
-  process.on('SIGUSR2', () => reopenLogFiles());
+  process.on('SIGUSR2', () => reopenLogFiles(log));
   process.on('SIGHUP', () => log.warn('SIGHUP: reloading needs a primary (--workers 1 or more); ignored'));
   announceReady(log, notifier);
   return stopped;
@@ -171,7 +171,7 @@ async function superviseWorkers(
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => void reload());
   process.on('SIGUSR2', () => {
-    reopenLogFiles();
+    reopenLogFiles(log);
     primary.reopenLogs();
   });
   const watcher = options.watch ? watchForChanges(options, log, () => void reload()) : null;

@@ -23,9 +23,13 @@ export function registerLogFile(file: ReopenableFile): void {
   files.add(file);
 }
 
-/** Reopens every log file by name (after logrotate moved the old ones away). */
-export function reopenLogFiles(): void {
+/**
+ * Reopens every log file by name (after logrotate moved the old ones away), and says so in the new
+ * log file: the line shows each process picked up the signal.
+ */
+export function reopenLogFiles(log: Logger): void {
   for (const file of files) file.reopen();
+  log.info({ files: files.size }, 'log files reopened');
 }
 
 export function createLogger(options: LoggerOptions): Logger {

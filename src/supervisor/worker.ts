@@ -101,7 +101,7 @@ export async function runWorker(): Promise<number> {
         void leave(m.sluice);
         break;
       case 'reopen':
-        reopenLogFiles();
+        reopenLogFiles(log);
         break;
       case 'adopt':
         log.debug({ protocol: m.protocol, handle: handle !== undefined }, 'adopting a kept-alive connection');
