@@ -137,12 +137,12 @@ export class Daemon {
     return server;
   }
 
-  private serve(socket: net.Socket, protocol: ListenerProtocol): void {
+  private serve(socket: net.Socket, protocol: ListenerProtocol, handedOver = false): void {
     const handler = HANDLERS[protocol];
     if (handler === undefined) throw new Error(`no handler for ${protocol}`);
     const context = this.contextFor(socket.remoteAddress);
     context.load.accepted++;
-    const connection = handler(socket, context, () => this.connections.delete(connection));
+    const connection = handler(socket, context, () => this.connections.delete(connection), handedOver);
     this.connections.set(connection, protocol);
   }
 
@@ -151,7 +151,7 @@ export class Daemon {
     socket.setNoDelay(true);
     // Sockets passed between processes are made without allowHalfOpen; the handlers expect it.
     (socket as net.Socket & { allowHalfOpen: boolean }).allowHalfOpen = true;
-    this.serve(socket, protocol);
+    this.serve(socket, protocol, true);
   }
 
   /**
@@ -187,7 +187,9 @@ export class Daemon {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     // Shared listeners belong to the primary, which outlives this process.
     if (handOff === undefined && !this.options.sockets.shared) {
-      await Promise.all(this.listeners.map((l) => (l.bound ? removeSocketFile(l.bound, this.log) : undefined)));
+      await Promise.all(
+        this.listeners.map((l) => (l.bound ? removeSocketFile(l.bound, this.log) : undefined)),
+      );
     }
   }
 }

@@ -36,8 +36,8 @@ const NOT_FASTCGI_REPLY = Buffer.from(
     'This is a FastCGI socket: point a FastCGI front end (fastcgi_pass, mod_proxy_fcgi) at it.\n',
 );
 
-export const serveFastCgi: ConnectionHandler = (socket, context, onClose) =>
-  new FastCgiConnection(socket, context, onClose);
+export const serveFastCgi: ConnectionHandler = (socket, context, onClose, handedOver) =>
+  new FastCgiConnection(socket, context, onClose, handedOver);
 
 class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private readonly parser: RecordParser;
@@ -47,6 +47,8 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private shared = false;
   /** Close once the requests in flight are answered (FCGI_KEEP_CONN unset, or daemon stopping). */
   private closing = false;
+  /** A BEGIN_REQUEST came (here or, handed over, elsewhere): not a connection just opened. */
+  private begun: boolean;
   /** Our side is ended and unread input is being discarded (see endAndDrain). */
   private draining = false;
   private readonly drain: DrainGate;
@@ -69,7 +71,9 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     private readonly socket: Socket,
     readonly context: ServeContext,
     onClose: () => void,
+    handedOver: boolean,
   ) {
+    this.begun = handedOver;
     this.log = context.log.child({ protocol: 'fastcgi', conn: ++nextConnectionId });
     this.parser = new RecordParser(this, {
       maxParamsBytes: context.limits.fcgiMaxParamsBytes,
@@ -112,6 +116,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   // --- records from the front end -----------------------------------------------------------------
 
   beginRequest(requestId: number, role: number, keepConn: boolean): void {
+    this.begun = true;
     if (role !== FCGI_RESPONDER && role !== FCGI_AUTHORIZER && role !== FCGI_FILTER) {
       this.log.warn({ fcgiId: requestId, role }, 'unknown FastCGI role');
       this.parser.requestDone(requestId);
@@ -291,9 +296,14 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   // --- daemon stop --------------------------------------------------------------------------------
 
+  /**
+   * Closes once the requests in flight are done. A connection that has not begun a request yet is
+   * a front end about to send its first: that one is served before the close (the header timeout
+   * bounds the wait).
+   */
   shutdown(): void {
     this.closing = true;
-    if (this.requests.size === 0) this.drainAndClose();
+    if (this.requests.size === 0 && this.begun) this.drainAndClose();
   }
 
   /**

@@ -31,9 +31,13 @@ export interface TrackedConnection {
   retire(handOff: (socket: import('node:net').Socket) => void): void;
 }
 
-/** Serves one accepted socket; the connection removes itself from tracking through `onClose`. */
+/**
+ * Serves one accepted socket; the connection removes itself from tracking through `onClose`.
+ * `handedOver`: a kept-alive connection another process served before, not one just opened.
+ */
 export type ConnectionHandler = (
   socket: import('node:net').Socket,
   context: ServeContext,
   onClose: () => void,
+  handedOver: boolean,
 ) => TrackedConnection;

@@ -42,8 +42,6 @@ class ScgiConnection
   private readonly parser: ScgiParser;
   private connectionLog: Logger | null = null;
   private requestBody: LazyBody | null = null;
-  /** The app is running; stop must wait for it. */
-  private busy = false;
   private responded = false;
   private readonly drain: DrainGate;
 
@@ -106,11 +104,7 @@ class ScgiConnection
           this.log.warn({ bytes }, 'discarded bytes sent after the request body'),
         ),
     );
-    this.busy = true;
-    void runApp(this.context.app, createEnviron(vars, this), this).then(() => {
-      this.busy = false;
-      load.finished(this);
-    });
+    void runApp(this.context.app, createEnviron(vars, this), this).then(() => load.finished(this));
   }
 
   body(chunk: Buffer): void {
@@ -272,9 +266,12 @@ class ScgiConnection
 
   // --- daemon stop -------------------------------------------------------------------------------
 
-  shutdown(): void {
-    if (!this.busy && this.requestBody === null) this.socket.destroy();
-  }
+  /**
+   * Nothing to do: an SCGI connection closes after its one response, and one whose request has not
+   * arrived yet is a front end about to send it (closing it would fail that request). The header
+   * timeout bounds the wait.
+   */
+  shutdown(): void {}
 
   destroy(): void {
     this.socket.destroy();

@@ -214,6 +214,30 @@ describe('signals', () => {
     expect(await stopped).toBe(0);
   });
 
+  test('a connection opened just before SIGTERM, its request not sent yet, is still served', async () => {
+    const daemon = await startDaemon('test/fixtures/apps/probe.mjs', ['--scgi', '127.0.0.1:0']);
+    const [host, port] = daemon.addresses.scgi![0].split(':');
+    const socket = net.connect({ host, port: Number(port) });
+    const received: Buffer[] = [];
+    socket.on('data', (chunk) => received.push(chunk));
+    const closed = new Promise<void>((resolve, reject) => {
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    // Accepted by now; the front end's request follows the signal.
+    await new Promise((r) => setTimeout(r, 150));
+    const stopped = daemon.stop('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    const headers = [['CONTENT_LENGTH', '0'], ['SCGI', '1'], ...requestVariables('GET', '/slow?ms=10')]
+      .map(([name, value]) => `${name}\0${value}\0`)
+      .join('');
+    // Not ended: front ends keep their side open until the response is in.
+    socket.write(`${Buffer.byteLength(headers)}:${headers},`);
+    await closed;
+    expect(Buffer.concat(received).toString()).toMatch(/^Status: 200 OK\r\n[\s\S]*slept 10\n$/);
+    expect(await stopped).toBe(0);
+  });
+
   test('SIGINT with a drain timeout cuts a request that takes too long', async () => {
     const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [
       '--scgi',

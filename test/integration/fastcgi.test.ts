@@ -854,6 +854,25 @@ describe('the front end goes away', () => {
 });
 
 describe('SIGTERM', () => {
+  test('a connection opened just before SIGTERM, its first request not sent yet, is served then closed', async () => {
+    const stopping = await startDaemon(APP, ['--fastcgi', '127.0.0.1:0']);
+    try {
+      const fresh = await connect(stopping.addresses.fastcgi![0]);
+      // Accepted by now; the front end's request follows the signal.
+      await new Promise((r) => setTimeout(r, 150));
+      const exit = stopping.stop('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      const reply = await fresh.request(1, { params: fcgiParams('GET', '/env'), keepConn: true }, 3000);
+      expectComplete(reply);
+      expect(reply.response().status).toBe(200);
+      await fresh.waitClose(3000);
+      expect(fresh.error).toBeUndefined();
+      expect(await exit).toBe(0);
+    } finally {
+      await stopping.stop('SIGKILL');
+    }
+  });
+
   test('an idle kept connection closes at once, a busy one after its last END_REQUEST', async () => {
     const stopping = await startDaemon(APP, ['--fastcgi', '127.0.0.1:0', '--log-level', 'debug']);
     try {
