@@ -12,9 +12,11 @@ import type { ServeOptions } from './options';
 import { removePidFile, writePidFile } from './pid-file';
 import { startServing } from './serving';
 import { inheritedListeners } from './socket-activation';
-import { buildStatus, listenerStatus } from './status/snapshot';
+import { emptyCounters } from './gateway/meter';
+import { buildStatus, listenerStatuses } from './status/snapshot';
 import { Primary } from './supervisor/primary';
 import { SystemdNotifier, takeNotifySocket } from './systemd-notify';
+import { groupId, userId } from './users';
 import { VERSION } from './version';
 
 /** Listeners from the flags, then any systemd passed (socket activation). */
@@ -42,6 +44,9 @@ export function checkServeOptions(options: ServeOptions): void {
       'name the app module: sluice serve <app-module>, or "app" in --config',
     );
   }
+  // Users and groups named: a typo is reported before anything is bound.
+  for (const user of [options.user, options.socketOwner]) if (user !== undefined) userId(user);
+  for (const group of [options.group, options.socketGroup]) if (group !== undefined) groupId(group);
   if (options.watch && options.workers === 0) {
     throw new UsageError('ERR_USAGE_WATCH', '--watch reloads workers: it needs --workers 1 or more');
   }
@@ -92,10 +97,12 @@ async function serveAlone(
         reloads: 0,
         restarts: 0,
         recycles: 0,
-        listeners: listeners.map((l, i) =>
-          listenerStatus(l.protocol, self.bound[i] ?? l.address, options.listenBacklog),
+        listeners: await listenerStatuses(
+          listeners.map((l, i) => ({ protocol: l.protocol, address: self.bound[i] ?? l.address })),
+          options.listenBacklog,
         ),
         slots: [],
+        exited: emptyCounters(),
         workers: [
           {
             slot: 0,

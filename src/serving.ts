@@ -4,6 +4,7 @@ import { peerFilter, statusPeerFilter } from './gateway/allow';
 import { AccessLog } from './gateway/access-log';
 import type { ListenAddress } from './gateway/address';
 import type { ServeContext } from './gateway/context';
+import type { SocketOptions } from './gateway/listen';
 import { createLogger, type Logger } from './gateway/logger';
 import { Meter } from './gateway/meter';
 import type { App } from './gateway/types';
@@ -32,6 +33,17 @@ export interface Serving {
 }
 
 type MutableContext = { -readonly [K in keyof ServeContext]: ServeContext[K] };
+
+/** How socket files are made (--socket-mode/-owner/-group) and the listen backlog. */
+export function socketOptionsOf(options: ServeOptions, shared: boolean): SocketOptions {
+  return {
+    mode: options.socketMode,
+    uid: options.socketOwner === undefined ? undefined : userId(options.socketOwner),
+    gid: options.socketGroup === undefined ? undefined : groupId(options.socketGroup),
+    backlog: options.listenBacklog,
+    shared,
+  };
+}
 
 /**
  * Binds the listeners, gives up root (--user/--group), and only then loads the app: app code never
@@ -75,13 +87,7 @@ export async function startServing(
     untrustedContext: untrusted,
     trusted: statusPeerFilter(options.statusAllow),
     listeners,
-    sockets: {
-      mode: options.socketMode,
-      uid: options.socketOwner === undefined ? undefined : userId(options.socketOwner),
-      gid: options.socketGroup === undefined ? undefined : groupId(options.socketGroup),
-      backlog: options.listenBacklog,
-      shared: role.shared,
-    },
+    sockets: socketOptionsOf(options, role.shared),
     allow: allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs),
   });
   const serving: Serving = {

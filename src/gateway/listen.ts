@@ -37,11 +37,19 @@ export async function listenOn(
   }
   if (!options.shared) await removeStaleSocket(address.path);
   await bind(server, { path: address.path, backlog: options.backlog });
+  await setSocketFileAccess(address, options);
+  return address;
+}
+
+/** --socket-mode, --socket-owner and --socket-group, applied to a bound Unix socket's file. */
+export async function setSocketFileAccess(
+  address: ListenAddress & { kind: 'unix' },
+  options: SocketOptions,
+): Promise<void> {
   await chmod(address.path, options.mode);
   if (options.uid !== undefined || options.gid !== undefined) {
     await chown(address.path, options.uid ?? -1, options.gid ?? -1);
   }
-  return address;
 }
 
 /** Removes a socket file left by a crashed daemon (see listenOn); for a primary before its workers bind. */
@@ -68,23 +76,25 @@ function bind(server: net.Server, options: BindOptions): Promise<void> {
       server.off('error', onError);
       resolve();
     };
-    if (options.fd !== undefined && cluster.isWorker) listenOnOwnDescriptor(server, options, listening);
+    if (options.fd !== undefined) listenOnDescriptor(server, options, listening);
     else server.listen(options, listening);
   });
 }
 
 /**
- * In a worker, node:cluster sends every listen() to the primary, which would open a descriptor of
- * the same number in its own process. An inherited descriptor (socket activation) is this
- * process's own, so it is opened here, as outside a cluster.
+ * Listens on an inherited descriptor, or one the primary holds. node:net takes the backlog of a
+ * descriptor only as an argument, not from the options. In a worker, node:cluster sends every
+ * listen() to the primary, which would open a descriptor of the same number in its own process;
+ * this one is the worker's own, so it is opened here, as outside a cluster.
  */
-function listenOnOwnDescriptor(server: net.Server, options: BindOptions, listening: () => void): void {
+function listenOnDescriptor(server: net.Server, options: BindOptions, listening: () => void): void {
   const state = cluster as { isPrimary: boolean };
+  const wasPrimary = state.isPrimary;
   state.isPrimary = true;
   try {
-    server.listen(options, listening);
+    server.listen({ fd: options.fd }, options.backlog, listening);
   } finally {
-    state.isPrimary = false;
+    state.isPrimary = wasPrimary;
   }
 }
 

@@ -48,7 +48,11 @@ export function renderPrometheus(status: DaemonStatus): string {
   out.sample('sluice_workers', status.workers.length);
   out.family('sluice_crash_loop_slots', 'gauge', 'Worker slots no longer restarted (crash loop).');
   out.sample('sluice_crash_loop_slots', status.slots.filter((s) => s.crashLoop).length);
-  out.family('sluice_listen_queue', 'gauge', 'Connections waiting to be accepted (TCP listeners on Linux).');
+  out.family(
+    'sluice_listen_queue',
+    'gauge',
+    'Connections waiting to be accepted (Linux: TCP, and Unix sockets through ss).',
+  );
   for (const l of status.listeners) {
     if (l.queued !== null)
       out.sample('sluice_listen_queue', l.queued, { protocol: l.protocol, address: l.address });
@@ -57,6 +61,9 @@ export function renderPrometheus(status: DaemonStatus): string {
     out.family(name, kind, help);
     for (const w of status.workers)
       out.sample(name, w.counters[key] as number, { worker: w.slot, pid: w.pid });
+    // The workers gone, as one series: a sum over every series never goes back after a reload.
+    if (kind === 'counter' && status.mode === 'primary')
+      out.sample(name, status.exited[key] as number, { worker: 'exited' });
   }
   out.family('sluice_worker_resident_memory_bytes', 'gauge', 'Resident memory of each worker.');
   for (const w of status.workers)

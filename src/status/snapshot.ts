@@ -1,7 +1,7 @@
 // The status document: what /sluice-status answers, as JSON (schema in docs/status.md) or Prometheus text.
 import { formatAddress, type ListenAddress } from '../gateway/address';
 import { addCounters, emptyCounters, LATENCY_BUCKETS, type Counters } from '../gateway/meter';
-import { listenQueue } from './listen-queue';
+import { listenQueues } from './listen-queue';
 
 export type WorkerState = 'starting' | 'serving' | 'retiring';
 
@@ -20,7 +20,7 @@ export interface WorkerStatus {
 export interface ListenerStatus {
   readonly protocol: string;
   readonly address: string;
-  /** Connections waiting to be accepted (Linux, TCP only); null where unknown. */
+  /** Connections waiting to be accepted (Linux: TCP, and Unix sockets when `ss` is installed); null where unknown. */
   readonly queued: number | null;
   /** The queue's length limit asked for (--listen-backlog; the kernel caps it at net.core.somaxconn). */
   readonly backlog: number;
@@ -50,7 +50,12 @@ export interface DaemonStatus {
   readonly recycles: number;
   readonly listeners: readonly ListenerStatus[];
   readonly slots: readonly SlotStatus[];
-  /** The counters of every live worker, summed (maxActive: the highest of one worker). */
+  /**
+   * Counters of the workers that are gone (retired, recycled or dead) since the daemon started, as
+   * each last reported them: at its exit, or for a killed worker at the last status request.
+   */
+  readonly exited: Counters;
+  /** `exited` plus the counters of every live worker (maxActive: the highest of one worker). */
   readonly totals: Counters;
   readonly workers: readonly WorkerStatus[];
   /** Upper bounds (seconds) of the latency histogram's buckets, without the final +Inf. */
@@ -67,19 +72,28 @@ export function buildStatus(parts: StatusParts): DaemonStatus {
     ...parts,
     startedAt: parts.startedAt.toISOString(),
     uptimeSeconds: Math.round((Date.now() - parts.startedAt.getTime()) / 100) / 10,
-    totals: totalsOf(parts.workers),
+    totals: totalsOf(parts.exited, parts.workers),
     latencyBuckets: LATENCY_BUCKETS,
   };
 }
 
 /** The status of each listener: its address as logged, and its accept queue where the kernel tells. */
-export function listenerStatus(protocol: string, address: ListenAddress, backlog: number): ListenerStatus {
-  const queued = address.kind === 'tcp' ? listenQueue(address.port) : null;
-  return { protocol, address: formatAddress(address), queued, backlog };
+export async function listenerStatuses(
+  listeners: ReadonlyArray<{ readonly protocol: string; readonly address: ListenAddress }>,
+  backlog: number,
+): Promise<ListenerStatus[]> {
+  const queues = await listenQueues(listeners.map((l) => l.address));
+  return listeners.map(({ protocol, address }, i) => ({
+    protocol,
+    address: formatAddress(address),
+    queued: queues[i],
+    backlog,
+  }));
 }
 
-export function totalsOf(workers: readonly WorkerStatus[]): Counters {
+export function totalsOf(exited: Counters, workers: readonly WorkerStatus[]): Counters {
   const totals = emptyCounters();
+  addCounters(totals, exited);
   for (const worker of workers) addCounters(totals, worker.counters);
   return totals;
 }

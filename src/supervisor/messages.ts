@@ -18,6 +18,8 @@ export const WORKER_SPEC_VARIABLE = 'SLUICE_WORKER';
 export type ToPrimary =
   /** Listening, app loaded: may take traffic. */
   | { readonly sluice: 'ready'; readonly bound: readonly ListenAddress[] }
+  /** Its counters as it leaves, after its last request: they stay in the daemon's totals. */
+  | { readonly sluice: 'final'; readonly counters: Counters }
   /** Answer to `stats?`. */
   | { readonly sluice: 'stats'; readonly id: number; readonly counters: Counters; readonly rssBytes: number }
   /** A request for the status path wants the whole daemon's status. */

@@ -6,10 +6,12 @@ import { Daemon, type ListenerProtocol, type ListenerSpec } from '../daemon';
 import { EXIT } from '../exit-codes';
 import type { ListenAddress } from '../gateway/address';
 import { clearStaleSocket, removeSocketFile } from '../gateway/listen';
-import { emptyCounters, type Counters } from '../gateway/meter';
+import { socketOptionsOf } from '../serving';
+import { canHoldSockets, holdSocket, type HeldSocket } from './held-sockets';
+import { addCounters, emptyCounters, type Counters } from '../gateway/meter';
 import type { ServeOptions } from '../options';
 import { SD_LISTEN_FDS_START } from '../socket-activation';
-import { buildStatus, listenerStatus, type DaemonStatus, type WorkerState } from '../status/snapshot';
+import { buildStatus, listenerStatuses, type DaemonStatus, type WorkerState } from '../status/snapshot';
 import { VERSION } from '../version';
 import { CrashHistory } from './backoff';
 import { stopReading } from './stop-reading';
@@ -32,6 +34,8 @@ interface WorkerInfo {
   exitCode: number | null;
   /** Being replaced (reload or recycle): its death is no crash. */
   replaced: boolean;
+  /** Its counters as last reported (`stats` or `final`), kept in the totals once it is gone. */
+  counters: Counters | null;
 }
 
 export interface PrimaryOptions {
@@ -49,12 +53,17 @@ export class Primary {
   private readonly workers = new Map<number, WorkerInfo>();
   private slots: CrashHistory[] = [];
   private generation = 1;
+  /** Counters of the workers gone (retired, recycled, dead), so that totals never go back. */
+  private readonly goneCounters = emptyCounters();
   private reloads = 0;
   private recycles = 0;
   private started = false;
   private reloading = false;
   private stopping = false;
   private bound: readonly ListenAddress[] = [];
+  /** What workers listen on: held and inherited sockets as descriptors. */
+  private workerListeners: readonly ListenerSpec[];
+  private readonly held: HeldSocket[] = [];
   private readonly startedAt = new Date();
   private lastRequestId = 0;
   private readonly statsWaiters = new Map<
@@ -70,16 +79,45 @@ export class Primary {
     this.options = setup.options;
     this.listeners = setup.listeners;
     this.log = setup.log;
+    this.workerListeners = this.listeners;
+  }
+
+  /**
+   * Every listener's socket stays open in this process, so that a worker dying never closes it:
+   * inherited ones as they came, the others bound here (see held-sockets.ts). Workers get them at
+   * fixed descriptor numbers, inherited ones at their own (the IPC channel after them all).
+   */
+  private async holdListeners(): Promise<void> {
     const inherited = this.listeners.flatMap((l) => (l.address.kind === 'fd' ? [l.address.fd] : []));
     const highest = inherited.length === 0 ? SD_LISTEN_FDS_START - 1 : Math.max(...inherited);
-    // Inherited listeners are passed on at the same numbers (the IPC channel after them), and stay
-    // open here: a worker dying never closes them, as node:cluster would close a handle it shares.
-    const passed = Array.from({ length: highest - SD_LISTEN_FDS_START + 1 }, (_, i) =>
-      inherited.includes(SD_LISTEN_FDS_START + i) ? SD_LISTEN_FDS_START + i : 'ignore',
+    const passed: Array<number | 'ignore'> = Array.from(
+      { length: highest - SD_LISTEN_FDS_START + 1 },
+      (_, i) => (inherited.includes(SD_LISTEN_FDS_START + i) ? SD_LISTEN_FDS_START + i : 'ignore'),
     );
+    // Round robin (NODE_CLUSTER_SCHED_POLICY=rr) needs node:cluster to own the listeners: it accepts.
+    if (canHoldSockets() && process.env.NODE_CLUSTER_SCHED_POLICY !== 'rr') {
+      const sockets = socketOptionsOf(this.options, false);
+      const workerListeners: ListenerSpec[] = [];
+      const bound: ListenAddress[] = [];
+      for (const listener of this.listeners) {
+        if (listener.address.kind === 'fd') {
+          workerListeners.push(listener);
+          bound.push(listener.address);
+          continue;
+        }
+        const held = await holdSocket(listener.address, sockets);
+        this.held.push(held);
+        passed.push(held.fd);
+        const fd = SD_LISTEN_FDS_START + passed.length - 1;
+        workerListeners.push({ ...listener, address: { kind: 'fd', fd, name: listener.protocol } });
+        bound.push(held.address);
+      }
+      this.workerListeners = workerListeners;
+      this.bound = bound;
+    }
     // Measured in bench/workers.mjs: workers accepting themselves beats the primary passing each
-    // connection on (docs/deploy.md). NODE_CLUSTER_SCHED_POLICY=rr still chooses round robin.
-    // Set before setupPrimary(), which freezes the policy.
+    // connection on (docs/deploy.md). NODE_CLUSTER_SCHED_POLICY=rr still chooses round robin for
+    // listeners node:cluster shares. Set before setupPrimary(), which freezes the policy.
     if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', ...passed, 'ipc'] });
   }
@@ -87,6 +125,12 @@ export class Primary {
   /** Starts every worker; resolves with null once all serve, or the exit code if one could not start. */
   async start(): Promise<number | null> {
     for (const listener of this.listeners) await clearStaleSocket(listener.address);
+    try {
+      await this.holdListeners();
+    } catch (error) {
+      await this.cleanUp();
+      throw error;
+    }
     this.slots = Array.from({ length: this.options.workers }, () => new CrashHistory());
     const first = this.slots.map((_, i) => this.fork(i + 1));
     const ready = await Promise.all(first.map((w) => w.ready));
@@ -98,6 +142,7 @@ export class Primary {
     const failed = first.find((w) => w.exitCode !== null && w.exitCode !== 0);
     for (const w of this.workers.values()) w.worker.kill('SIGKILL');
     await this.allExited();
+    await this.cleanUp();
     return failed?.exitCode === EXIT.USAGE ? EXIT.USAGE : EXIT.FAILURE;
   }
 
@@ -106,7 +151,7 @@ export class Primary {
       slot,
       generation: this.generation,
       options: this.options,
-      listeners: this.listeners,
+      listeners: this.workerListeners,
     };
     const worker = cluster.fork({ [WORKER_SPEC_VARIABLE]: JSON.stringify(spec) });
     let settle: (ready: boolean) => void = () => undefined;
@@ -121,9 +166,15 @@ export class Primary {
       ready,
       exitCode: null,
       replaced: false,
+      counters: null,
     };
     this.workers.set(worker.id, info);
     worker.on('message', (message: unknown, handle: unknown) => this.received(info, message, handle));
+    // Once the channel is closed no message can follow: its `final` counters (or, killed, the last
+    // it reported) join the totals of the workers gone.
+    worker.once('disconnect', () => {
+      if (info.counters !== null) addCounters(this.goneCounters, { ...info.counters, active: 0 });
+    });
     worker.on('exit', (code: number | null, signal: NodeJS.Signals | null) =>
       this.exitedWorker(info, code, signal),
     );
@@ -141,7 +192,11 @@ export class Primary {
         info.settle?.(true);
         info.settle = null;
         break;
+      case 'final':
+        info.counters = m.counters;
+        break;
       case 'stats':
+        info.counters = m.counters;
         this.statsWaiters.get(m.id)?.({ counters: m.counters, rssBytes: m.rssBytes });
         this.statsWaiters.delete(m.id);
         break;
@@ -317,6 +372,9 @@ export class Primary {
     }
     this.stopping = true;
     this.log.info({ signal, drainTimeoutMs: this.options.drainTimeout }, 'stopping');
+    // New connections are refused from now on (nginx tries its next upstream), once the workers,
+    // draining, have closed their copies too.
+    this.releaseSockets();
     if (this.workers.size === 0) this.finish(EXIT.OK);
     for (const info of this.workers.values()) this.tell(info, { sluice: 'stop' });
     setTimeout(() => {
@@ -326,7 +384,12 @@ export class Primary {
 
   /** Removes socket files once no worker listens any more. */
   async cleanUp(): Promise<void> {
+    this.releaseSockets();
     await Promise.all(this.bound.map((address) => removeSocketFile(address, this.log)));
+  }
+
+  private releaseSockets(): void {
+    for (const held of this.held.splice(0)) held.handle.close();
   }
 
   private async allExited(): Promise<void> {
@@ -346,10 +409,12 @@ export class Primary {
       reloads: this.reloads,
       restarts: this.slots.reduce((n, s) => n + s.restarts, 0),
       recycles: this.recycles,
-      listeners: this.listeners.map((l, i) =>
-        listenerStatus(l.protocol, this.bound[i] ?? l.address, this.options.listenBacklog),
+      listeners: await listenerStatuses(
+        this.listeners.map((l, i) => ({ protocol: l.protocol, address: this.bound[i] ?? l.address })),
+        this.options.listenBacklog,
       ),
       slots: this.slots.map((s, i) => ({ slot: i + 1, restarts: s.restarts, crashLoop: s.crashLoop })),
+      exited: this.goneCounters,
       workers: live.map((w, i) => ({
         slot: w.slot,
         pid: w.worker.process.pid ?? 0,

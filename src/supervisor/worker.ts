@@ -77,6 +77,7 @@ export async function runWorker(): Promise<number> {
         : undefined;
     await serving.close(options.drainTimeout, handOff);
     await Promise.all(handOffs);
+    await send({ sluice: 'final', counters: serving.meter.snapshot() }).catch(() => undefined);
     done(EXIT.OK);
   };
 

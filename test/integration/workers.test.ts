@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startDaemon, type Daemon } from '../helpers/daemon';
+import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { until } from '../helpers/fastcgi';
 import { fastcgiLoop, scgiLoop } from '../helpers/loops';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
@@ -274,4 +274,94 @@ test('the status path answers 403 to a front end outside --status-allow, and nev
   } finally {
     expect(await daemon.stop()).toBe(0);
   }
+});
+
+test('totals keep the counters of workers gone, retired by a reload or killed; Unix listen queue shown', async () => {
+  const socket = tempSocketPath('scgi.sock');
+  const daemon = await startDaemon(
+    APP,
+    ['--workers', '1', '--scgi', `unix:${socket}`, '--status-path', '/sluice-status'],
+    { env: { SLUICE_TEST_VERSION_FILE: versionFile() } },
+  );
+  const served = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++)
+      expect((await scgiRequest(`unix:${socket}`, requestVariables('GET', '/x'))).status).toBe(200);
+  };
+  try {
+    await served(10);
+    const first = (await status(daemon)).json();
+    expect(first.exited.requests).toBe(0);
+    expect(first.totals.requests).toBeGreaterThanOrEqual(10);
+    // Unix sockets too: the queue comes from `ss`, 0 when nothing waits, null only when unknown.
+    expect(first.listeners[0]).toMatchObject({ address: `unix:${socket}`, queued: 0 });
+
+    process.kill(daemon.pid, 'SIGHUP');
+    await until(
+      () => daemon.logLines().some((l) => l.msg === 'worker exited'),
+      10_000,
+      () => daemon.logs(),
+    );
+    const reloaded = (await status(daemon)).json();
+    // The retired worker's final counters: its ten requests and the status request before.
+    expect(reloaded.exited.requests).toBe(first.totals.requests + 1);
+    expect(reloaded.totals.requests).toBeGreaterThan(first.totals.requests);
+
+    await served(5);
+    const beforeKill = (await status(daemon)).json();
+    process.kill(beforeKill.workers[0].pid, 'SIGKILL');
+    await until(
+      () => daemon.logLines().some((l) => l.msg === 'worker died: restarting'),
+      10_000,
+      () => daemon.logs(),
+    );
+    await until(
+      () => daemon.logLines().filter((l) => l.msg === 'worker started').length >= 3,
+      10_000,
+      () => daemon.logs(),
+    );
+    const afterKill = (await status(daemon)).json();
+    // Killed without a word: what it reported at the last status request is kept.
+    expect(afterKill.exited.requests).toBe(
+      reloaded.exited.requests + beforeKill.workers[0].counters.requests,
+    );
+    expect(afterKill.totals.requests).toBeGreaterThanOrEqual(beforeKill.totals.requests);
+    const { text } = await status(daemon, '?format=prometheus');
+    expect(text).toContain(`sluice_requests_total{worker="exited"} ${afterKill.exited.requests}\n`);
+    expect(text).toMatch(/^sluice_listen_queue\{protocol="scgi",address="unix:[^"]+"\} 0$/m);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
+
+test('with its only worker killed, the daemon keeps its sockets: requests wait for the replacement', async () => {
+  const socket = tempSocketPath('scgi.sock');
+  const daemon = await startDaemon(
+    APP,
+    ['--workers', '1', '--scgi', `unix:${socket}`, '--scgi', '127.0.0.1:0'],
+    {
+      env: { SLUICE_TEST_VERSION_FILE: versionFile() },
+    },
+  );
+  try {
+    const [unix, tcp] = daemon.addresses.scgi!;
+    const worker = Number(
+      (await scgiRequest(unix, requestVariables('GET', '/x'))).body.toString().split(' ')[1],
+    );
+    process.kill(worker, 'SIGKILL');
+    await until(
+      () => daemon.logLines().some((l) => l.msg === 'worker died: restarting'),
+      5000,
+      () => daemon.logs(),
+    );
+    // Sent while no worker runs: they wait in the backlog of the sockets the primary holds.
+    expect(fs.statSync(socket).isSocket()).toBe(true);
+    const responses = await Promise.all(
+      [unix, tcp].map((a) => scgiRequest(a, requestVariables('GET', '/x'))),
+    );
+    expect(responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(daemon.logLines().filter((l) => l.msg === 'worker started')).toHaveLength(2);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+  expect(fs.existsSync(socket)).toBe(false);
 });
