@@ -22,7 +22,7 @@ import {
 } from '../../src/fastcgi/constants';
 import { FastCgiProtocolError, type FastCgiErrorCode } from '../../src/fastcgi/errors';
 import { encodePairs } from '../../src/fastcgi/pairs';
-import { RecordParser, type RecordParserOptions, type RecordSink } from '../../src/fastcgi/parser';
+import { RecordParser, type RecordParserOptions } from '../../src/fastcgi/parser';
 import {
   abortRequestRecord,
   beginRequestRecord,
@@ -34,125 +34,10 @@ import {
 } from '../../src/fastcgi/writer';
 import { DEFAULT_LIMITS } from '../../src/limits';
 import { forEachSplit, seededRandom, type SplitOptions } from '../helpers/split';
+import { parse, Recorder, type Event, type EventKind, type Hooks, type ParseResult } from './recorder';
 import { hex, latin1, rec, recordBoundaries, recordSlices } from './vectors';
 
-// ---- Recording sink and feeding
-
-type Event =
-  | ['begin', number, number, boolean]
-  | ['overloaded', number, number, boolean]
-  | ['params', number, string[]]
-  | ['stdin', number, string]
-  | ['stdinEnd', number]
-  | ['data', number, string]
-  | ['dataEnd', number]
-  | ['abort', number]
-  | ['getValues', string[]]
-  | ['unknownType', number]
-  | ['error', FastCgiErrorCode, number | undefined];
-
-type EventKind = Event[0];
-
-interface Hooks {
-  /** After an event of one of these kinds, the sink calls requestDone(id), as a connection would after END_REQUEST. */
-  doneAfter?: EventKind[];
-  /** Called after each event is recorded, with the parser, for tests that act from inside the sink. */
-  onEvent?: (event: Event, parser: RecordParser) => void;
-}
-
-/** Records events (adjacent STDIN or DATA pieces of one id merged) and notes broken sink contracts. */
-class Recorder implements RecordSink {
-  readonly events: Event[] = [];
-  readonly errors: FastCgiProtocolError[] = [];
-  readonly violations: string[] = [];
-  readonly stdinChunks: Buffer[] = [];
-  parser!: RecordParser;
-  private fatal = false;
-  private readonly closed = new Set<number>();
-
-  constructor(private readonly hooks: Hooks = {}) {}
-
-  private record(event: Event, id?: number): void {
-    if (this.fatal) this.violations.push(`${event[0]} after a fatal error`);
-    if (id !== undefined && this.closed.has(id) && event[0] !== 'begin' && event[0] !== 'overloaded') {
-      this.violations.push(`${event[0]} for request ${id} after its error or abort`);
-    }
-    const last = this.events[this.events.length - 1];
-    if ((event[0] === 'stdin' || event[0] === 'data') && last?.[0] === event[0] && last[1] === event[1]) {
-      last[2] += event[2];
-    } else {
-      this.events.push(event);
-    }
-    if (id !== undefined && this.hooks.doneAfter?.includes(event[0])) this.parser.requestDone(id);
-    this.hooks.onEvent?.(event, this.parser);
-  }
-
-  beginRequest(id: number, role: number, keepConn: boolean): void {
-    this.closed.delete(id);
-    this.record(['begin', id, role, keepConn], id);
-  }
-  overloaded(id: number, role: number, keepConn: boolean): void {
-    this.record(['overloaded', id, role, keepConn], id);
-  }
-  params(id: number, pairs: string[]): void {
-    this.record(['params', id, pairs], id);
-  }
-  stdin(id: number, chunk: Buffer): void {
-    if (chunk.length === 0) this.violations.push('empty stdin chunk');
-    this.stdinChunks.push(chunk);
-    this.record(['stdin', id, chunk.toString('latin1')], id);
-  }
-  stdinEnd(id: number): void {
-    this.record(['stdinEnd', id], id);
-  }
-  data(id: number, chunk: Buffer): void {
-    if (chunk.length === 0) this.violations.push('empty data chunk');
-    this.record(['data', id, chunk.toString('latin1')], id);
-  }
-  dataEnd(id: number): void {
-    this.record(['dataEnd', id], id);
-  }
-  abortRequest(id: number): void {
-    this.record(['abort', id], id);
-    this.closed.add(id);
-  }
-  getValues(names: string[]): void {
-    this.record(['getValues', names]);
-  }
-  unknownType(type: number): void {
-    this.record(['unknownType', type]);
-  }
-  error(err: FastCgiProtocolError): void {
-    if (!(err instanceof FastCgiProtocolError)) this.violations.push('error is not a FastCgiProtocolError');
-    if (err.fatal !== (err.requestId === undefined)) this.violations.push('fatal and requestId disagree');
-    if (err.fatal && !this.parser.errored) this.violations.push('fatal error but parser not errored');
-    this.errors.push(err);
-    this.record(['error', err.code, err.requestId], err.requestId);
-    if (err.fatal) this.fatal = true;
-    else this.closed.add(err.requestId as number);
-  }
-}
-
-interface ParseResult {
-  events: Event[];
-  violations: string[];
-  recorder: Recorder;
-  parser: RecordParser;
-}
-
-function parse(
-  chunks: Buffer[],
-  options: RecordParserOptions = {},
-  hooks: Hooks = {},
-  end = true,
-): ParseResult {
-  const recorder = new Recorder(hooks);
-  const parser = new RecordParser(recorder, options);
-  recorder.parser = parser;
-  for (const chunk of chunks) parser.push(chunk);
-  if (end) parser.end();
-  return { events: recorder.events, violations: recorder.violations, recorder, parser };
-}
+// ---- Feeding
 
 interface CheckOptions {
   options?: RecordParserOptions;
