@@ -25,6 +25,19 @@ export interface Hooks {
   onEvent?: (event: Event, parser: RecordParser) => void;
 }
 
+/**
+ * Appends `event`, merged into the last one when both are STDIN (or DATA) pieces of one request: how
+ * a stream is cut into records and chunks must not show in what a test compares.
+ */
+export function appendEvent(events: Event[], event: Event): void {
+  const last = events[events.length - 1];
+  if ((event[0] === 'stdin' || event[0] === 'data') && last?.[0] === event[0] && last[1] === event[1]) {
+    last[2] += event[2];
+  } else {
+    events.push(event);
+  }
+}
+
 /** Records events (adjacent STDIN or DATA pieces of one id merged) and notes broken sink contracts. */
 export class Recorder implements RecordSink {
   readonly events: Event[] = [];
@@ -42,12 +55,7 @@ export class Recorder implements RecordSink {
     if (id !== undefined && this.closed.has(id) && event[0] !== 'begin' && event[0] !== 'overloaded') {
       this.violations.push(`${event[0]} for request ${id} after its error or abort`);
     }
-    const last = this.events[this.events.length - 1];
-    if ((event[0] === 'stdin' || event[0] === 'data') && last?.[0] === event[0] && last[1] === event[1]) {
-      last[2] += event[2];
-    } else {
-      this.events.push(event);
-    }
+    appendEvent(this.events, event);
     if (id !== undefined && this.hooks.doneAfter?.includes(event[0])) this.parser.requestDone(id);
     this.hooks.onEvent?.(event, this.parser);
   }
