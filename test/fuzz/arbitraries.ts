@@ -29,7 +29,8 @@ export function payload(): fc.Arbitrary<Buffer> {
 
 /** Raw random bytes, up to `maxLength`. */
 export function randomBytes(maxLength: number): fc.Arbitrary<Buffer> {
-  return fc.uint8Array({ maxLength }).map((u) => Buffer.from(u.buffer, u.byteOffset, u.length));
+  // size 'max': lengths spread over the whole range, not fast-check's default of a few elements.
+  return fc.uint8Array({ maxLength, size: 'max' }).map((u) => Buffer.from(u.buffer, u.byteOffset, u.length));
 }
 
 /** A latin1 string (one char per byte, as both protocols carry them); `noNul` leaves out U+0000. */
@@ -40,9 +41,15 @@ export function latin1Text(constraints: {
 }): fc.Arbitrary<string> {
   const { minLength = 0, maxLength, noNul = false } = constraints;
   return fc
-    .uint8Array({ min: noNul ? 1 : 0, max: 255, minLength, maxLength })
+    .uint8Array({ min: noNul ? 1 : 0, max: 255, minLength, maxLength, size: 'max' })
     .map((u) => Buffer.from(u.buffer, u.byteOffset, u.length).toString('latin1'));
 }
+
+/**
+ * A position in an input of unknown length, reduced modulo the length where it is used: fast-check
+ * biases plain integers towards small values, which would keep cuts and edits near the start.
+ */
+export const position: fc.Arbitrary<number> = fc.oneof(fc.nat(), fc.noBias(fc.nat()));
 
 /**
  * How an input is cut into chunks: at random offsets, or every `size` bytes (one byte at a time
@@ -52,7 +59,7 @@ export type Chunking = { cuts: number[] } | { size: number };
 
 export function chunking(): fc.Arbitrary<Chunking> {
   return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ cuts: fc.array(fc.nat(), { maxLength: 8 }) }) },
+    { weight: 4, arbitrary: fc.record({ cuts: fc.array(position, { maxLength: 8 }) }) },
     { weight: 1, arbitrary: fc.record({ size: fc.integer({ min: 1, max: 16 }) }) },
   );
 }
@@ -92,7 +99,7 @@ interface Mutation {
 
 const mutation: fc.Arbitrary<Mutation> = fc.record({
   op: fc.nat(6),
-  at: fc.nat(),
+  at: position,
   value: fc.nat(255),
   span: fc.integer({ min: 1, max: 16 }),
 });

@@ -35,7 +35,16 @@ import {
   type ParseResult,
 } from '../fastcgi/recorder';
 import { rec } from '../fastcgi/vectors';
-import { chunking, cut, latin1Text, mutated, payload, randomBytes, type Chunking } from './arbitraries';
+import {
+  chunking,
+  cut,
+  latin1Text,
+  mutated,
+  payload,
+  position,
+  randomBytes,
+  type Chunking,
+} from './arbitraries';
 import { pairList, encodeInForms, type Pair } from './pairs.properties';
 import { fuzzProperty, HighWater, type FuzzProperty } from './property';
 
@@ -79,11 +88,11 @@ const requestPlan: fc.Arbitrary<RequestPlan> = fc.record({
   flags: fc.oneof(fc.constant(FCGI_KEEP_CONN), fc.nat(255)),
   pairs: pairList,
   longForms: fc.array(fc.boolean(), { maxLength: 4 }),
-  paramsCuts: fc.array(fc.nat(), { maxLength: 5 }),
+  paramsCuts: fc.array(position, { maxLength: 5 }),
   stdin: payload(),
-  stdinCuts: fc.array(fc.nat(), { maxLength: 5 }),
+  stdinCuts: fc.array(position, { maxLength: 5 }),
   data: payload(),
-  dataCuts: fc.array(fc.nat(), { maxLength: 3 }),
+  dataCuts: fc.array(position, { maxLength: 3 }),
   abortAfter: fc.oneof({ weight: 7, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.nat() }),
   paddings: fc.array(fc.oneof(fc.nat(7), fc.nat(255)), { maxLength: 4 }),
 });
@@ -218,8 +227,8 @@ const validConnection: fc.Arbitrary<ConnectionCase> = fc
   .record({
     plans: fc.array(requestPlan, { minLength: 1, maxLength: 5 }),
     concurrency: fc.integer({ min: 1, max: 4 }),
-    choices: fc.array(fc.nat(), { maxLength: 40 }),
-    management: fc.array(fc.tuple(fc.nat(), managementRecord), { maxLength: 3 }),
+    choices: fc.array(position, { maxLength: 40 }),
+    management: fc.array(fc.tuple(position, managementRecord), { maxLength: 3 }),
     requestSlack: fc.option(fc.nat(2)),
     paramsSlack: fc.option(fc.nat(16)),
   })
