@@ -4,7 +4,6 @@ import { ProtocolError, SluiceError } from '../../src/errors';
 import { DEFAULT_LIMITS } from '../../src/limits';
 import { SCGI_ERROR_STATUS, ScgiProtocolError, type ScgiErrorCode } from '../../src/scgi/errors';
 import { ScgiParser, type HeaderPairs, type ScgiParserOptions } from '../../src/scgi/parser';
-import { seededRandom } from '../helpers/split';
 import { Recorder, run, type Event, type Run } from './recorder';
 
 // ---------------------------------------------------------------------------------------------
@@ -643,71 +642,5 @@ describe('ScgiParser: delivery', () => {
     const sink = new Recorder();
     expect(() => new ScgiParser(sink, { maxHeaderBytes: -1 })).toThrow(RangeError);
     expect(() => new ScgiParser(sink, { maxBodyBytes: NaN })).toThrow(RangeError);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// Random bytes never throw
-
-describe('ScgiParser: random input', () => {
-  const SEED = 0x5c61;
-  const ITERATIONS = 3000;
-
-  test(`random and mutated bytes never throw and split the same way (seed ${SEED})`, () => {
-    const random = seededRandom(SEED);
-    const int = (n: number): number => Math.floor(random() * n);
-    const seeds = [...valid, ...malformed].map((row) => row.bytes).filter((b) => b.length < 1000);
-
-    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-      let input: Buffer;
-      if (random() < 0.5) {
-        // Pure noise, sometimes behind a plausible length.
-        const noise = Buffer.from(Array.from({ length: int(64) }, () => int(256)));
-        input = random() < 0.5 ? Buffer.concat([bytes(`${int(70)}:`), noise]) : noise;
-      } else {
-        // A real vector with a few bytes flipped, dropped or inserted.
-        const bytesOf = [...seeds[int(seeds.length)]];
-        for (let m = 1 + int(3); m > 0; m--) {
-          const at = int(bytesOf.length + 1);
-          const op = int(3);
-          if (op === 0 && at < bytesOf.length) bytesOf[at] = int(256);
-          else if (op === 1) bytesOf.splice(at, 1);
-          else bytesOf.splice(at, 0, [0x00, 0x2c, 0x3a, 0x30, int(256)][int(5)]);
-        }
-        input = Buffer.from(bytesOf);
-      }
-      const options: ScgiParserOptions =
-        random() < 0.5 ? {} : { maxHeaderBytes: int(80), maxBodyBytes: int(20) };
-
-      // Reference: whole. Then random cut points, several pushes.
-      const reference = run([input], options);
-      const cuts = Array.from({ length: int(5) }, () => int(input.length + 1)).sort((x, y) => x - y);
-      const pieces: Buffer[] = [];
-      let from = 0;
-      for (const cut of [...cuts, input.length]) {
-        pieces.push(input.subarray(from, cut));
-        from = cut;
-      }
-      const split = run(pieces, options);
-
-      const context = { iteration, input: input.toString('hex'), options, cuts };
-      if (reference.violations.length > 0 || !isDeepStrictEqual(split.events, reference.events)) {
-        expect({ ...context, events: split.events, violations: reference.violations }).toEqual({
-          ...context,
-          events: reference.events,
-          violations: [],
-        });
-      }
-      // Every input ends in exactly one of: an error, or bodyEnd (with end() called).
-      const last = reference.events.filter((e) => e.type !== 'excess').pop();
-      if (last?.type !== 'error' && last?.type !== 'bodyEnd') {
-        expect({ ...context, events: reference.events }).toEqual('an error or bodyEnd last');
-      }
-      if (reference.parser.highWaterMark > (options.maxHeaderBytes ?? DEFAULT_LIMITS.scgiMaxHeaderBytes)) {
-        expect({ ...context, highWaterMark: reference.parser.highWaterMark }).toEqual(
-          'within maxHeaderBytes',
-        );
-      }
-    }
   });
 });
