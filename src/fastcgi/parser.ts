@@ -193,7 +193,12 @@ export class RecordParser {
     return this.queued + this.paramsBuffered;
   }
 
-  /** The most {@link bufferedBytes} has been since this parser was made. */
+  /**
+   * The most {@link bufferedBytes} the parser ever kept between calls. A chunk held only while push()
+   * runs is not counted: the caller owns it for that long anyway. Never above
+   * `maxRequestsPerConnection × maxParamsBytes` plus the one record read whole at a time: a header, or
+   * a GET_VALUES of at most 65535 bytes (asserted by test/fuzz).
+   */
   get highWaterMark(): number {
     return this.peak;
   }
@@ -213,7 +218,6 @@ export class RecordParser {
     if (this.failed || this.ended || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.queued += chunk.length;
-    this.notePeak();
     this.run();
   }
 
@@ -236,11 +240,6 @@ export class RecordParser {
     this.requests.delete(requestId);
   }
 
-  private notePeak(): void {
-    const buffered = this.queued + this.paramsBuffered;
-    if (buffered > this.peak) this.peak = buffered;
-  }
-
   private run(): void {
     // A sink that pushes or ends from inside a callback only queues; the running loop picks it up.
     if (this.running) return;
@@ -252,6 +251,9 @@ export class RecordParser {
     } finally {
       this.running = false;
     }
+    // Whatever is still held now waits for the next push: the only buffering worth measuring.
+    const held = this.queued + this.paramsBuffered;
+    if (held > this.peak) this.peak = held;
     if (this.ended && !this.failed && (this.queued !== 0 || this.state !== S_HEADER)) {
       this.fail('ERR_FCGI_TRUNCATED', 'connection closed in the middle of a record');
     }
@@ -580,7 +582,6 @@ export class RecordParser {
       parts.push(parts.length === 0 ? content : Buffer.from(content));
       req.paramsBytes += content.length;
       this.paramsBuffered += content.length;
-      this.notePeak();
       return;
     }
     const parts = req.params;

@@ -8,10 +8,14 @@
  */
 export class RequestTable<T> {
   private readonly slots: Array<T | undefined> = [];
-  private count = 0;
+  /**
+   * The ids present, in no order. Walking the slots instead would cost as many steps as the highest
+   * id the connection ever used (HAProxy counts ids up to 32767), on every sweep and every close.
+   */
+  private readonly ids: number[] = [];
 
   get size(): number {
-    return this.count;
+    return this.ids.length;
   }
 
   get(id: number): T | undefined {
@@ -19,26 +23,28 @@ export class RequestTable<T> {
   }
 
   set(id: number, value: T): void {
-    if (this.slots[id] === undefined) this.count++;
+    if (this.slots[id] === undefined) this.ids.push(id);
     this.slots[id] = value;
   }
 
   delete(id: number): void {
     if (this.slots[id] === undefined) return;
     this.slots[id] = undefined;
-    this.count--;
+    // A connection holds a handful of requests at most (fcgiMaxRequestsPerConnection): a scan is cheap.
+    const ids = this.ids;
+    const last = ids.pop() as number;
+    if (last !== id) ids[ids.indexOf(id)] = last;
   }
 
   /** The values present, in id order; a snapshot, so the table may change while they are visited. */
   values(): T[] {
-    const out: T[] = [];
-    if (this.count === 0) return out;
-    for (const value of this.slots) if (value !== undefined) out.push(value);
-    return out;
+    if (this.ids.length === 0) return [];
+    const ids = this.ids.length === 1 ? this.ids : this.ids.slice().sort((a, b) => a - b);
+    return ids.map((id) => this.slots[id] as T);
   }
 
   clear(): void {
     this.slots.length = 0;
-    this.count = 0;
+    this.ids.length = 0;
   }
 }

@@ -3,83 +3,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { ProtocolError, SluiceError } from '../../src/errors';
 import { DEFAULT_LIMITS } from '../../src/limits';
 import { SCGI_ERROR_STATUS, ScgiProtocolError, type ScgiErrorCode } from '../../src/scgi/errors';
-import { ScgiParser, type HeaderPairs, type ScgiParserOptions, type ScgiSink } from '../../src/scgi/parser';
+import { ScgiParser, type HeaderPairs, type ScgiParserOptions } from '../../src/scgi/parser';
+import { Recorder, run, type Event, type Run } from './recorder';
 
 // ---------------------------------------------------------------------------------------------
-// Recording sink and feeding
-
-type Event =
-  | { type: 'headers'; pairs: HeaderPairs; contentLength: number }
-  | { type: 'body'; data: string } // latin1, adjacent chunks merged
-  | { type: 'bodyEnd' }
-  | { type: 'excess'; bytes: number } // adjacent reports summed
-  | { type: 'error'; code: ScgiErrorCode; status: number | undefined };
-
-/** Records events and every broken sink contract (kept as data: a throwing sink would abort push()). */
-class Recorder implements ScgiSink {
-  readonly events: Event[] = [];
-  readonly violations: string[] = [];
-  readonly bodyChunks: Buffer[] = [];
-  private contentLength = -1;
-  private bodyBytes = 0;
-  private ended = false;
-  private errored = false;
-
-  headers(pairs: HeaderPairs, contentLength: number): void {
-    if (this.contentLength !== -1) this.violations.push('headers twice');
-    if (this.errored) this.violations.push('headers after error');
-    this.contentLength = contentLength;
-    this.events.push({ type: 'headers', pairs, contentLength });
-  }
-
-  body(chunk: Buffer): void {
-    if (chunk.length === 0) this.violations.push('empty body chunk');
-    if (this.contentLength === -1 || this.ended || this.errored) this.violations.push('body out of order');
-    this.bodyBytes += chunk.length;
-    if (this.bodyBytes > this.contentLength) this.violations.push('body beyond CONTENT_LENGTH');
-    this.bodyChunks.push(chunk);
-    const last = this.events[this.events.length - 1];
-    if (last?.type === 'body') last.data += chunk.toString('latin1');
-    else this.events.push({ type: 'body', data: chunk.toString('latin1') });
-  }
-
-  bodyEnd(): void {
-    if (this.ended || this.errored) this.violations.push('bodyEnd out of order');
-    if (this.bodyBytes !== this.contentLength) this.violations.push('bodyEnd before CONTENT_LENGTH bytes');
-    this.ended = true;
-    this.events.push({ type: 'bodyEnd' });
-  }
-
-  excess(bytes: number): void {
-    if (!this.ended || this.errored) this.violations.push('excess before bodyEnd');
-    if (!(bytes > 0)) this.violations.push('excess of no bytes');
-    const last = this.events[this.events.length - 1];
-    if (last?.type === 'excess') last.bytes += bytes;
-    else this.events.push({ type: 'excess', bytes });
-  }
-
-  error(err: ScgiProtocolError): void {
-    if (this.errored) this.violations.push('error twice');
-    if (!(err instanceof ScgiProtocolError)) this.violations.push('error is not an ScgiProtocolError');
-    this.errored = true;
-    this.events.push({ type: 'error', code: err.code, status: err.status });
-  }
-}
-
-interface Run {
-  events: Event[];
-  violations: string[];
-  parser: ScgiParser;
-  recorder: Recorder;
-}
-
-function run(chunks: readonly Buffer[], options?: ScgiParserOptions, eof = true): Run {
-  const recorder = new Recorder();
-  const parser = new ScgiParser(recorder, options);
-  for (const chunk of chunks) parser.push(chunk);
-  if (eof) parser.end();
-  return { events: recorder.events, violations: recorder.violations, parser, recorder };
-}
+// Feeding
 
 /** Whole, split into two at every offset (empty halves included), and one byte at a time. */
 function* feeds(bytes: Buffer): Generator<[string, Buffer[]]> {
@@ -714,83 +642,5 @@ describe('ScgiParser: delivery', () => {
     const sink = new Recorder();
     expect(() => new ScgiParser(sink, { maxHeaderBytes: -1 })).toThrow(RangeError);
     expect(() => new ScgiParser(sink, { maxBodyBytes: NaN })).toThrow(RangeError);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// Random bytes never throw
-
-/** mulberry32: a small seeded PRNG so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-describe('ScgiParser: random input', () => {
-  const SEED = 0x5c61;
-  const ITERATIONS = 3000;
-
-  test(`random and mutated bytes never throw and split the same way (seed ${SEED})`, () => {
-    const random = prng(SEED);
-    const int = (n: number): number => Math.floor(random() * n);
-    const seeds = [...valid, ...malformed].map((row) => row.bytes).filter((b) => b.length < 1000);
-
-    for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-      let input: Buffer;
-      if (random() < 0.5) {
-        // Pure noise, sometimes behind a plausible length.
-        const noise = Buffer.from(Array.from({ length: int(64) }, () => int(256)));
-        input = random() < 0.5 ? Buffer.concat([bytes(`${int(70)}:`), noise]) : noise;
-      } else {
-        // A real vector with a few bytes flipped, dropped or inserted.
-        const bytesOf = [...seeds[int(seeds.length)]];
-        for (let m = 1 + int(3); m > 0; m--) {
-          const at = int(bytesOf.length + 1);
-          const op = int(3);
-          if (op === 0 && at < bytesOf.length) bytesOf[at] = int(256);
-          else if (op === 1) bytesOf.splice(at, 1);
-          else bytesOf.splice(at, 0, [0x00, 0x2c, 0x3a, 0x30, int(256)][int(5)]);
-        }
-        input = Buffer.from(bytesOf);
-      }
-      const options: ScgiParserOptions =
-        random() < 0.5 ? {} : { maxHeaderBytes: int(80), maxBodyBytes: int(20) };
-
-      // Reference: whole. Then random cut points, several pushes.
-      const reference = run([input], options);
-      const cuts = Array.from({ length: int(5) }, () => int(input.length + 1)).sort((x, y) => x - y);
-      const pieces: Buffer[] = [];
-      let from = 0;
-      for (const cut of [...cuts, input.length]) {
-        pieces.push(input.subarray(from, cut));
-        from = cut;
-      }
-      const split = run(pieces, options);
-
-      const context = { iteration, input: input.toString('hex'), options, cuts };
-      if (reference.violations.length > 0 || !isDeepStrictEqual(split.events, reference.events)) {
-        expect({ ...context, events: split.events, violations: reference.violations }).toEqual({
-          ...context,
-          events: reference.events,
-          violations: [],
-        });
-      }
-      // Every input ends in exactly one of: an error, or bodyEnd (with end() called).
-      const last = reference.events.filter((e) => e.type !== 'excess').pop();
-      if (last?.type !== 'error' && last?.type !== 'bodyEnd') {
-        expect({ ...context, events: reference.events }).toEqual('an error or bodyEnd last');
-      }
-      if (reference.parser.highWaterMark > (options.maxHeaderBytes ?? DEFAULT_LIMITS.scgiMaxHeaderBytes)) {
-        expect({ ...context, highWaterMark: reference.parser.highWaterMark }).toEqual(
-          'within maxHeaderBytes',
-        );
-      }
-    }
   });
 });
