@@ -302,6 +302,12 @@ async function main() {
   const protocol = PROTOCOLS[options.protocol];
   const routes = mixRoutes(options.echoBytes);
   const started = new Date();
+  // Taken now: the build measured is the one loaded at the start, whatever happens to dist/ meanwhile.
+  const machine = {
+    ...machineAndBuild(),
+    nginx: bins.nginx.version,
+    wrk: versionOf(bins.wrk, ['-v']).replace(/\s+Copyright.*$/, ''),
+  };
   const prefix = makePrefix('soak');
   prefix.keep = options.keep;
   const budgetS = options.seconds + 180;
@@ -460,11 +466,7 @@ async function main() {
 
     const result = {
       date: started.toISOString(),
-      machine: {
-        ...machineAndBuild(),
-        nginx: bins.nginx.version,
-        wrk: versionOf(bins.wrk, ['-v']).replace(/\s+Copyright.*$/, ''),
-      },
+      machine,
       options: { ...options, keep: undefined, outDir: undefined },
       routes: routes.map(({ id, method, path: p, body }) => ({ id, method, path: p, responseBytes: body })),
       durationSeconds: seconds,
