@@ -46,7 +46,8 @@ const USAGE = `usage: node bench/soak.mjs [options]      (npm run bench:soak -- 
   --connections N   wrk connections (default 50)
   --threads N       wrk threads (default 1)
   --echo-bytes N    size of the POST body echoed (default 8192)
-  --fit-skip PCT    percentage of the samples, from the start, left out of the RSS fit (default 20)
+  --fit-skip T      the start of the run left out of the RSS fit, as a duration (90s, 2m) or a
+                    percentage (30%); default 20 % or 2 minutes, whichever is longer, at most half
   --out-dir DIR     where the JSON and markdown go (default bench/results)
   --keep            keep the temp prefix (configs, logs, the access log) after the run
   -h, --help        this text`;
@@ -56,12 +57,25 @@ function usageError(message) {
   process.exit(2);
 }
 
-function parseDuration(text) {
+function parseDuration(text, flag = '--duration', min = 1) {
   const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(text);
-  if (!match) usageError(`--duration: not a duration: ${text}`);
+  if (!match) usageError(`${flag}: not a duration: ${text}`);
   const seconds = Math.round(Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] ?? 's']);
-  if (seconds < 1) usageError('--duration must be at least 1 s');
+  if (seconds < min) usageError(`${flag} must be at least ${min} s`);
   return seconds;
+}
+
+/**
+ * Seconds at the start of the run that the RSS fit leaves out. RSS climbs while the heap and the
+ * connections settle (a minute or so here, in steps) and a fit that includes the climb reports it as
+ * growth; by default 20 % or 2 minutes of the run, whichever is longer, but never more than half.
+ */
+function fitSkip(text, seconds) {
+  if (text === undefined) return Math.min(Math.max(0.2 * seconds, 120), 0.5 * seconds);
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  const skip = pct ? (Number(pct[1]) / 100) * seconds : parseDuration(text, '--fit-skip', 0);
+  if (skip >= seconds) usageError('--fit-skip must leave part of the run to fit');
+  return skip;
 }
 
 function parseOptions(argv) {
@@ -76,7 +90,7 @@ function parseOptions(argv) {
         connections: { type: 'string', default: '50' },
         threads: { type: 'string', default: '1' },
         'echo-bytes': { type: 'string', default: '8192' },
-        'fit-skip': { type: 'string', default: '20' },
+        'fit-skip': { type: 'string' },
         'out-dir': { type: 'string' },
         keep: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -102,11 +116,11 @@ function parseOptions(argv) {
     connections: int('connections', 1),
     threads: int('threads', 1),
     echoBytes: int('echo-bytes', 1),
-    fitSkipPct: int('fit-skip', 0),
+    fitSkipSeconds: 0,
     outDir: v['out-dir'] ? path.resolve(v['out-dir']) : path.join(ROOT, 'bench', 'results'),
     keep: v.keep,
   };
-  if (options.fitSkipPct >= 100) usageError('--fit-skip must be below 100');
+  options.fitSkipSeconds = fitSkip(v['fit-skip'], options.seconds);
   if (options.threads > options.connections) usageError('--threads must not exceed --connections');
   return options;
 }
@@ -457,8 +471,9 @@ async function main() {
     // nor counted by the daemon as an error (a 5xx, or a request cut short it knows of).
     const lost = admitted - daemon.errors - nginxCounts.answeredWhole;
 
-    const fitFrom = (options.fitSkipPct / 100) * options.seconds;
-    const fitSamples = samples.filter((s) => s.requests !== null && s.t >= fitFrom && s.t <= options.seconds);
+    const fitSamples = samples.filter(
+      (s) => s.requests !== null && s.t >= options.fitSkipSeconds && s.t <= options.seconds,
+    );
     const fit = fitLine(fitSamples.map((s) => [s.requests / 1e6, s.rssKb / 1024]));
     const fitPerMinute = fitLine(fitSamples.map((s) => [s.t / 60, s.rssKb / 1024]));
     const peakRssKb = Math.max(run.peakRssKb, end.rssKb, ...samples.map((s) => s.rssKb));
@@ -488,7 +503,7 @@ async function main() {
         endKb: end.rssKb,
         peakKb: peakRssKb,
         fit: {
-          skipPct: options.fitSkipPct,
+          skipSeconds: options.fitSkipSeconds,
           samples: fit.n,
           fromRequests: fitSamples[0]?.requests ?? null,
           toRequests: fitSamples.at(-1)?.requests ?? null,
@@ -574,7 +589,7 @@ function markdownReport(r) {
       '**RSS slope**',
       `**${fmtSigned(fit.slopeMiBPerMillionRequests, 3)} MiB per million requests** ` +
         `(${fmtSigned(fit.slopeMiBPerMinute, 3)} MiB/min; r² ${Number.isFinite(fit.r2) ? fit.r2.toFixed(2) : 'n/a'}, ` +
-        `${fit.samples} samples after the first ${fit.skipPct} %)`,
+        `${fit.samples} samples after the first ${fit.skipSeconds} s)`,
     ],
     ['open fds start / end / peak', `${r.fds.start} / ${r.fds.end} / ${r.fds.peak}`],
     [
