@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { machineAndBuild, newestMtime, ROOT } from './build-info.mjs';
 import { checkRoute, httpRequest } from './lib/check.mjs';
 import { findNginx, renderNginxConf, startNginx } from './lib/nginx.mjs';
-import { busyPct, fdCountOf, groupMembers, rssOfKb, systemCpu } from './lib/proc-stats.mjs';
+import { busyPct, fdCountOf, groupMembers, memoryOf, rssOfKb, systemCpu } from './lib/proc-stats.mjs';
 import { findBinary, freePort, log, makePrefix, sleep, startServer, versionOf } from './lib/processes.mjs';
 import { fmtInt, fmtMiB } from './lib/report.mjs';
 import { HELLO, patternBytes } from './lib/routes.mjs';
@@ -407,7 +407,9 @@ async function main() {
         }
         probes.count++;
         const t = (Date.now() - loadStartMs) / 1000;
-        samples.push({ t, requests, rssKb: rssOfKb(pids), fds: fdCountOf(pids), processes: pids.length });
+        const byPid = Object.fromEntries(pids.map((pid) => [pid, memoryOf(pid)?.rssKb ?? 0]));
+        const rssKb = Object.values(byPid).reduce((a, b) => a + b, 0);
+        samples.push({ t, requests, rssKb, fds: fdCountOf(pids), processes: pids.length, byPid });
         if (t - lastProgress >= PROGRESS_EVERY_S) {
           lastProgress = t;
           const s = samples.at(-1);
@@ -476,6 +478,17 @@ async function main() {
     );
     const fit = fitLine(fitSamples.map((s) => [s.requests / 1e6, s.rssKb / 1024]));
     const fitPerMinute = fitLine(fitSamples.map((s) => [s.t / 60, s.rssKb / 1024]));
+    // With workers, which process grows: the same fit for each one present in every fitted sample.
+    const byProcess = Object.keys(fitSamples[0]?.byPid ?? {})
+      .filter((pid) => fitSamples.every((s) => pid in s.byPid))
+      .map((pid) => ({
+        pid: Number(pid),
+        role: Number(pid) === server.pid ? (options.workers > 0 ? 'primary' : 'single') : 'worker',
+        slopeMiBPerMillionRequests: fitLine(fitSamples.map((s) => [s.requests / 1e6, s.byPid[pid] / 1024]))
+          .slope,
+        fromKb: fitSamples[0].byPid[pid],
+        toKb: fitSamples.at(-1).byPid[pid],
+      }));
     const peakRssKb = Math.max(run.peakRssKb, end.rssKb, ...samples.map((s) => s.rssKb));
     const seconds = (loadEndMs - loadStartMs) / 1000;
 
@@ -510,6 +523,7 @@ async function main() {
           slopeMiBPerMillionRequests: fit.slope,
           slopeMiBPerMinute: fitPerMinute.slope,
           r2: fit.r2,
+          byProcess,
         },
       },
       fds: {
@@ -591,6 +605,19 @@ function markdownReport(r) {
         `(${fmtSigned(fit.slopeMiBPerMinute, 3)} MiB/min; r² ${Number.isFinite(fit.r2) ? fit.r2.toFixed(2) : 'n/a'}, ` +
         `${fit.samples} samples after the first ${fit.skipSeconds} s)`,
     ],
+    ...(fit.byProcess.length > 1
+      ? [
+          [
+            'RSS slope per process',
+            fit.byProcess
+              .map(
+                (x) =>
+                  `${x.role} ${x.pid}: ${fmtSigned(x.slopeMiBPerMillionRequests, 3)} (${fmtMiB(x.fromKb)} → ${fmtMiB(x.toKb)})`,
+              )
+              .join('; '),
+          ],
+        ]
+      : []),
     ['open fds start / end / peak', `${r.fds.start} / ${r.fds.end} / ${r.fds.peak}`],
     [
       'sluice warnings logged',
