@@ -6,14 +6,46 @@
 -- After the run, it prints one machine-readable line
 --   @@WRK-JSON {...}
 -- with the raw counters and latency percentiles (microseconds), next to wrk's own --latency text.
--- No request()/response() functions are defined, so wrk keeps its fast path (no per-request Lua).
+-- No response() function is defined, and request() only in the mixed mode below, so wrk otherwise
+-- keeps its fast path (no per-request Lua).
+--
+-- With BENCH_MIX set (the soak benchmark), each connection cycles through several requests instead:
+-- entries separated by ";", each "METHOD PATH" or "METHOD PATH BODYFILE" (a POST of that file).
 local body_file = os.getenv("BENCH_BODY_FILE")
+local mix = os.getenv("BENCH_MIX")
 if body_file and body_file ~= "" then
   local f = assert(io.open(body_file, "rb"))
   wrk.method = "POST"
   wrk.body = f:read("*a")
   wrk.headers["Content-Type"] = "application/octet-stream"
   f:close()
+end
+
+if mix and mix ~= "" then
+  local requests = {}
+  local next_index = 0
+
+  -- Formatted once per thread in init(), when wrk has set the Host header wrk.format adds.
+  init = function(args)
+    for entry in string.gmatch(mix, "[^;]+") do
+      local method, path, file = string.match(entry, "^%s*(%S+)%s+(%S+)%s*(%S*)%s*$")
+      assert(method, "BENCH_MIX: bad entry " .. entry)
+      local headers = {}
+      local body = nil
+      if file ~= "" then
+        local f = assert(io.open(file, "rb"))
+        body = f:read("*a")
+        f:close()
+        headers["Content-Type"] = "application/octet-stream"
+      end
+      requests[#requests + 1] = wrk.format(method, path, headers, body)
+    end
+  end
+
+  request = function()
+    next_index = next_index % #requests + 1
+    return requests[next_index]
+  end
 end
 
 done = function(summary, latency, requests)

@@ -113,28 +113,36 @@ export class Daemon {
         serveHttp(req, res, this.contextFor(req.socket.remoteAddress)),
       );
       server.maxConnections = limits.maxConnections;
+      // After node:http's own listener: the socket is closed before its first byte is parsed.
+      server.on('connection', (socket: net.Socket) => this.refused(socket, protocol));
       return server;
     }
     // Half-open: a front end may shut down its side once the request is sent and still read the response.
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     server.maxConnections = limits.maxConnections;
-    const allow = this.options.allow;
     server.on('connection', (socket) => {
-      // Unix sockets have no remote address: their file mode is the gate.
-      if (allow !== null && socket.remoteAddress !== undefined && !allow.allows(socket.remoteAddress)) {
-        this.log.warn(
-          { protocol, remote: socket.remoteAddress },
-          'connection from a peer not in --allow refused',
-        );
-        socket.destroy();
-        return;
-      }
-      this.serve(socket, protocol);
+      if (!this.refused(socket, protocol)) this.serve(socket, protocol);
     });
     server.on('drop', (data) =>
       this.log.warn({ remote: data?.remoteAddress }, 'connection limit reached; dropped'),
     );
     return server;
+  }
+
+  /**
+   * Closes a TCP connection from a peer outside --allow (or FCGI_WEB_SERVER_ADDRS), on every kind of
+   * listener; true when it did. Unix sockets have no remote address: their file mode is the gate.
+   */
+  private refused(socket: net.Socket, protocol: ListenerProtocol): boolean {
+    const allow = this.options.allow;
+    if (allow === null || socket.remoteAddress === undefined || allow.allows(socket.remoteAddress))
+      return false;
+    this.log.warn(
+      { protocol, remote: socket.remoteAddress },
+      'connection from a peer not in --allow refused',
+    );
+    socket.destroy();
+    return true;
   }
 
   private serve(socket: net.Socket, protocol: ListenerProtocol, handedOver = false): void {

@@ -33,8 +33,10 @@ function problem(route, { status, body }, requestBody) {
       return body.toString('latin1') === HELLO
         ? undefined
         : `body ${JSON.stringify(body.toString().slice(0, 200))}`;
-    case 'size':
-      return body.length === 1024 * 1024 ? undefined : `${body.length} bytes, want 1 MiB`;
+    case 'size': {
+      const want = route.responseBytes ?? 1024 * 1024;
+      return body.length === want ? undefined : `${body.length} bytes, want ${want}`;
+    }
     case 'echo':
       return body.equals(requestBody)
         ? undefined

@@ -1,9 +1,22 @@
-// What the benchmarks read from /proc: memory and CPU time of processes and process groups, the
-// machine's CPU time (for the noise check), and the CPU of reaped children (wrk's exact share).
+// What the benchmarks read from /proc: memory, open files and CPU time of processes and process
+// groups, the machine's CPU time (for the noise check), and the CPU of reaped children (wrk's exact share).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** Open file descriptors of `pids` (entries of /proc/PID/fd; processes that are gone count 0). */
+export function fdCountOf(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += fs.readdirSync(`/proc/${pid}/fd`).length;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return total;
+}
 
 /** Fields of /proc/PID/status in kB (VmRSS, VmHWM), or undefined once the process is gone. */
 export function memoryOf(pid) {

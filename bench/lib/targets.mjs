@@ -49,7 +49,7 @@ export function sluiceArgv(protocol, socket, extra = singleProcess(), app = GATE
 }
 
 /** Environment of the servers: never let an inherited FCGI_WEB_SERVER_ADDRS filter nginx out. */
-function serverEnv(extra = {}) {
+export function serverEnv(extra = {}) {
   const env = { ...process.env, ...extra };
   delete env.FCGI_WEB_SERVER_ADDRS;
   return env;

@@ -16,8 +16,9 @@ const WRK_SCRIPT = path.join(ROOT, 'bench', 'wrk-report.lua');
 export const RSS_SAMPLE_MS = 200;
 
 /**
- * combo: { id, port, route, bodyFile, servingPids, nginxServes } (nginxServes: the nginx worker is
- * the server, so its CPU is not counted twice). Resolves to the run's figures; rejects when wrk fails.
+ * combo: { id, port, route, bodyFile, mix, servingPids, nginxServes } (nginxServes: the nginx worker
+ * is the server, so its CPU is not counted twice; mix: requests to cycle through instead of the
+ * route's, as wrk-report.lua reads BENCH_MIX). Resolves to the run's figures; rejects when wrk fails.
  */
 export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
   const args = [
@@ -40,7 +41,7 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
   const child = spawn(wrk, args, {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BENCH_BODY_FILE: combo.bodyFile ?? '' },
+    env: { ...process.env, BENCH_BODY_FILE: combo.bodyFile ?? '', BENCH_MIX: combo.mix ?? '' },
   });
   const service = {
     name: 'wrk',

@@ -1,6 +1,7 @@
 // The benchmarks in their shortest form, so the harness cannot rot between full runs: the e2e suite
-// (three targets, two routes, one 1 s run each) and the memory benchmark (16 MiB each way) must
-// finish, write their JSON, and report numbers without a single error. No timing is asserted.
+// (three targets, two routes, one 1 s run each), the memory benchmark (16 MiB each way) and the soak
+// (a few seconds of the route mix) must finish, write their JSON, and report numbers without a
+// single error or lost request. No timing is asserted.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -53,6 +54,25 @@ interface MemoryRun {
   bytes: number;
   peakRssKb: number;
   flat: boolean;
+}
+
+/** The fields of bench/soak.mjs's result that are checked here. */
+interface SoakResult {
+  options: { protocol: string; workers: number };
+  requests: number;
+  rps: number;
+  lost: number;
+  wrk: { requests: number; non2xx: number; socketErrorTotal: number };
+  nginx: { requests: number; answeredWhole: number; answeredCut: number; errorResponses: number };
+  daemon: { admitted: number; errors: number; stillActive: number };
+  rss: {
+    startKb: number;
+    endKb: number;
+    peakKb: number;
+    fit: { samples: number; slopeMiBPerMillionRequests: number };
+  };
+  fds: { start: number; end: number; peak: number };
+  samples: { t: number; requests: number | null; rssKb: number; fds: number }[];
 }
 
 const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
@@ -112,6 +132,46 @@ describe('benchmark smoke runs', () => {
       const hello = result.ratios.find((r) => r.route === 'hello');
       expect(positive(hello?.rpsVs['node-http'])).toBe(true);
       expect(positive(hello?.ceiling?.rps)).toBe(true);
+    },
+    60_000,
+  );
+
+  itWithTools(
+    'soak: a few seconds of hello, echo and 64 KiB through nginx, no request lost',
+    async () => {
+      const run = await runBench(
+        'soak.mjs',
+        ['--duration', '4s', '--connections', '8', '--fit-skip', '1s'],
+        outDir,
+      );
+      expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+      const result = resultOf(outDir, 'soak-') as unknown as SoakResult;
+      expect(result.options).toMatchObject({ protocol: 'fastcgi-keepalive', workers: 0 });
+      expect(result.lost).toBe(0);
+      expect(result.daemon.stillActive).toBe(0);
+      expect(result.daemon.errors).toBe(0);
+      expect(result.nginx.answeredCut).toBe(0);
+      expect(result.nginx.errorResponses).toBe(0);
+      expect(result.wrk.non2xx).toBe(0);
+      expect(result.wrk.socketErrorTotal).toBe(0);
+      for (const x of [result.requests, result.rps, result.wrk.requests, result.daemon.admitted]) {
+        expect(positive(x)).toBe(true);
+      }
+      for (const x of [
+        result.rss.startKb,
+        result.rss.endKb,
+        result.rss.peakKb,
+        result.fds.start,
+        result.fds.end,
+      ]) {
+        expect(positive(x)).toBe(true);
+      }
+      expect(result.rss.peakKb).toBeGreaterThanOrEqual(result.rss.endKb);
+      expect(result.rss.fit.samples).toBeGreaterThanOrEqual(2);
+      expect(Number.isFinite(result.rss.fit.slopeMiBPerMillionRequests)).toBe(true);
+      expect(result.samples.length).toBeGreaterThanOrEqual(3);
+      const markdown = fs.readdirSync(outDir).filter((f) => f.startsWith('soak-') && f.endsWith('.md'));
+      expect(markdown).toHaveLength(1);
     },
     60_000,
   );

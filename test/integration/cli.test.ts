@@ -317,6 +317,24 @@ describe('--allow and FCGI_WEB_SERVER_ADDRS', () => {
     }
   });
 
+  test('the development HTTP listener refuses a peer outside --allow too (it used to serve any peer)', async () => {
+    const daemon = await startDaemon('examples/hello.mjs', ['--http', '127.0.0.1:0', '--allow', '10.9.9.9']);
+    try {
+      const port = Number(daemon.addresses.http![0].split(':').pop());
+      const status = await request({ port }).then(
+        (r) => r.status,
+        () => 0,
+      );
+      expect(status).toBe(0);
+      const refused = daemon
+        .logLines()
+        .filter((l) => l.msg === 'connection from a peer not in --allow refused');
+      expect(refused.map((l) => l.protocol)).toEqual(['http']);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
+
   test('a peer inside an allowed range is served', async () => {
     const daemon = await startDaemon('examples/hello.mjs', [
       '--scgi',

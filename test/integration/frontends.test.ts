@@ -224,7 +224,7 @@ describe.each(CASES)('%s with %s', (name, deployFile) => {
         const res = await request({
           port: frontEnd.port,
           path: `${marker}?q=1`,
-          headers: { authorization: 'Bearer t0ken' },
+          headers: { authorization: 'Bearer t0ken', proxy: 'http://evil.test:8080' },
           timeoutMs: 5000,
         });
         if (res.status !== 200) throw new Error(`status ${res.status}: ${res.body}\n${frontEnd.errorLog()}`);
@@ -237,6 +237,9 @@ describe.each(CASES)('%s with %s', (name, deployFile) => {
         if (protocol === 'scgi') expect(seen!.SCGI).toBe('1');
         // The shipped configs pass Authorization on (Apache: CGIPassAuth; HAProxy: pass-header).
         expect(seen!.HTTP_AUTHORIZATION).toBe('Bearer t0ken');
+        // httpoxy: no shipped config passes a client's Proxy header on as HTTP_PROXY (nginx's stock
+        // params would, hence `fastcgi_param HTTP_PROXY "";` in the shipped nginx configs).
+        expect(seen!.HTTP_PROXY).toBeUndefined();
       } finally {
         await frontEnd.stop();
       }
