@@ -6,7 +6,15 @@ import type { Logger } from 'pino';
 import { formatAddress, type ListenAddress } from './gateway/address';
 import type { PeerFilter } from './gateway/allow';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from './gateway/context';
-import { listenOn, removeSocketFile, type SocketOptions } from './gateway/listen';
+import { DescriptorBudget } from './gateway/descriptor-budget';
+import { countOpenDescriptors, openFileLimit } from './gateway/descriptors';
+import {
+  listenOn,
+  listenOnHandle,
+  removeSocketFile,
+  type ListenHandle,
+  type SocketOptions,
+} from './gateway/listen';
 import { serveHttp } from './http/connection';
 import { serveFastCgi } from './fastcgi/connection';
 import { serveScgi } from './scgi/connection';
@@ -29,6 +37,21 @@ export interface DaemonOptions {
   readonly sockets: SocketOptions;
   /** TCP peers allowed on the SCGI and FastCGI listeners; null allows any. */
   readonly allow: PeerFilter | null;
+  /**
+   * Fresh copies of the listening sockets, in listener order, from the process that holds them (a
+   * worker's primary). With it, accepting pauses by closing this process's copies, connections
+   * waiting in the listen queue meanwhile; without, they are closed as they are accepted.
+   */
+  readonly reacquire: (() => Promise<readonly ListenHandle[]>) | null;
+}
+
+/** Accepting paused for want of file descriptors (see DescriptorBudget). */
+interface DescriptorPause {
+  readonly since: number;
+  /** The listeners were closed (not only new connections). */
+  readonly listenersClosed: boolean;
+  /** Connections closed as accepted meanwhile. */
+  shed: number;
 }
 
 const HANDLERS: Partial<Record<ListenerProtocol, ConnectionHandler>> = {
@@ -50,6 +73,12 @@ export class Daemon {
   private readonly connections = new Map<TrackedConnection, ListenerProtocol>();
   private readonly log: Logger;
   private sweeper: NodeJS.Timeout | null = null;
+  private budget: DescriptorBudget | null = null;
+  /** Descriptors open besides connections, as last counted: a count per connection would cost too much. */
+  private otherDescriptors = 0;
+  private descriptorCount: NodeJS.Timeout | null = null;
+  private descriptorPause: DescriptorPause | null = null;
+  private stopping = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.context.log;
@@ -64,6 +93,7 @@ export class Daemon {
       listener.bound = await listenOn(server, spec.address, this.options.sockets);
     }
     this.startSweeper();
+    this.watchDescriptors();
     return this.listeners.map((l) => l.bound!);
   }
 
@@ -102,6 +132,85 @@ export class Daemon {
     this.sweeper.unref();
   }
 
+  /** Where /proc tells the open-file limit and what is open, accepting stays within them. */
+  private watchDescriptors(): void {
+    const limit = openFileLimit();
+    if (limit === null || countOpenDescriptors() === null) return;
+    this.budget = new DescriptorBudget(limit);
+    this.countDescriptors();
+  }
+
+  /** Counts what is open (also what the app opened): every second, every 100 ms while paused. */
+  private countDescriptors(): void {
+    const open = countOpenDescriptors() ?? 0;
+    if (open !== Infinity) this.otherDescriptors = open - this.connections.size;
+    this.observeDescriptors(open);
+    this.scheduleDescriptorCount();
+  }
+
+  private scheduleDescriptorCount(): void {
+    if (this.descriptorCount !== null) clearTimeout(this.descriptorCount);
+    if (this.stopping) return;
+    const period = this.descriptorPause === null ? 1000 : 100;
+    this.descriptorCount = setTimeout(() => this.countDescriptors(), period);
+    this.descriptorCount.unref();
+  }
+
+  private observeDescriptors(open: number): void {
+    const change = this.budget?.observe(open) ?? null;
+    if (change === 'pause') this.pauseAccepting(open);
+    else if (change === 'resume') void this.resumeAccepting(open);
+  }
+
+  private pauseAccepting(open: number): void {
+    const budget = this.budget!;
+    const listenersClosed = this.options.reacquire !== null;
+    this.descriptorPause = { since: performance.now(), listenersClosed, shed: 0 };
+    this.log.warn(
+      { open, limit: budget.limit, resumeAt: budget.resumeAt, connections: this.connections.size },
+      listenersClosed
+        ? 'out of file descriptors: accepting paused, new connections wait in the listen queue'
+        : 'out of file descriptors: new connections are closed until some are free',
+    );
+    if (listenersClosed) for (const l of this.listeners) l.server.close();
+    this.scheduleDescriptorCount();
+  }
+
+  private async resumeAccepting(open: number): Promise<void> {
+    const pause = this.descriptorPause!;
+    this.descriptorPause = null;
+    const logResumed = (): void =>
+      this.log.info(
+        { open, pausedMs: Math.round(performance.now() - pause.since), closed: pause.shed },
+        'accepting resumed',
+      );
+    if (!pause.listenersClosed) return logResumed();
+    let handles: readonly ListenHandle[];
+    try {
+      handles = await this.options.reacquire!();
+    } catch (error) {
+      this.log.error({ err: error }, 'cannot get the listening sockets back: not accepting');
+      return;
+    }
+    // Stopped, or out of descriptors again, while the copies were on their way.
+    if (this.stopping || this.descriptorPause !== null) {
+      for (const handle of handles) handle.close();
+      return;
+    }
+    await Promise.all(
+      this.listeners.map((l, i) => listenOnHandle(l.server, handles[i], this.options.sockets.backlog)),
+    );
+    logResumed();
+  }
+
+  /** Closes a connection accepted while out of descriptors with nowhere to wait; true when it did. */
+  private shed(socket: net.Socket): boolean {
+    if (this.descriptorPause === null) return false;
+    this.descriptorPause.shed++;
+    socket.destroy();
+    return true;
+  }
+
   private contextFor(remote: string | undefined): ServeContext {
     return this.options.trusted.allows(remote) ? this.options.context : this.options.untrustedContext;
   }
@@ -114,14 +223,16 @@ export class Daemon {
       );
       server.maxConnections = limits.maxConnections;
       // After node:http's own listener: the socket is closed before its first byte is parsed.
-      server.on('connection', (socket: net.Socket) => this.refused(socket, protocol));
+      server.on('connection', (socket: net.Socket) => this.refused(socket, protocol) || this.shed(socket));
       return server;
     }
     // Half-open: a front end may shut down its side once the request is sent and still read the response.
     const server = net.createServer({ allowHalfOpen: true, noDelay: true });
     server.maxConnections = limits.maxConnections;
     server.on('connection', (socket) => {
-      if (!this.refused(socket, protocol)) this.serve(socket, protocol);
+      if (this.refused(socket, protocol) || this.shed(socket)) return;
+      this.serve(socket, protocol);
+      this.observeDescriptors(this.otherDescriptors + this.connections.size);
     });
     server.on('drop', (data) =>
       this.log.warn({ remote: data?.remoteAddress }, 'connection limit reached; dropped'),
@@ -168,6 +279,8 @@ export class Daemon {
    * between requests instead of being closed, and socket files stay: the listeners live on elsewhere.
    */
   async stop(drainTimeoutMs: number, handOff?: HandOff): Promise<void> {
+    this.stopping = true;
+    if (this.descriptorCount !== null) clearTimeout(this.descriptorCount);
     const closed = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     for (const [connection, protocol] of this.connections) {
       if (handOff === undefined) {

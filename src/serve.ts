@@ -87,6 +87,7 @@ async function serveAlone(
     slot: 0,
     multiprocess: false,
     shared: false,
+    reacquire: null,
     status: (self) => async () =>
       buildStatus({
         version: VERSION,

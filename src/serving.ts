@@ -1,5 +1,5 @@
 // One serving process (the only one, or a worker): logger, app, meter, listeners; bound before the app loads.
-import { Daemon, type HandOff, type ListenerSpec } from './daemon';
+import { Daemon, type DaemonOptions, type HandOff, type ListenerSpec } from './daemon';
 import { peerFilter, statusPeerFilter } from './gateway/allow';
 import { AccessLog } from './gateway/access-log';
 import type { ListenAddress } from './gateway/address';
@@ -20,6 +20,8 @@ export interface ServingRole {
   readonly multiprocess: boolean;
   /** Other processes listen on the same addresses (node:cluster). */
   readonly shared: boolean;
+  /** Fresh copies of the listening sockets from the process holding them (see DaemonOptions). */
+  readonly reacquire: DaemonOptions['reacquire'];
   readonly status: (self: Serving) => StatusSource;
 }
 
@@ -89,6 +91,7 @@ export async function startServing(
     listeners,
     sockets: socketOptionsOf(options, role.shared),
     allow: allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs),
+    reacquire: role.reacquire,
   });
   const serving: Serving = {
     log,

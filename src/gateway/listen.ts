@@ -57,6 +57,12 @@ export async function clearStaleSocket(address: ListenAddress): Promise<void> {
   if (address.kind === 'unix') await removeStaleSocket(address.path);
 }
 
+/**
+ * A listening socket's handle (node:net's TCP or Pipe wrap) as another process of this daemon sent
+ * it over the IPC channel: a fresh copy of a descriptor that process holds.
+ */
+export type ListenHandle = { readonly fd: number; close(): void };
+
 /** listen() options, with the inherited descriptor form Node accepts but its types leave out. */
 type BindOptions = net.ListenOptions & { fd?: number };
 
@@ -76,8 +82,24 @@ function bind(server: net.Server, options: BindOptions): Promise<void> {
       server.off('error', onError);
       resolve();
     };
-    if (options.fd !== undefined) listenOnDescriptor(server, options, listening);
+    if (options.fd !== undefined) listenAsOwner(server, { fd: options.fd }, options.backlog, listening);
     else server.listen(options, listening);
+  });
+}
+
+/**
+ * Listens again, after closing this process's copy of the socket, on a fresh copy received from the
+ * process that holds it. node:net uses a TCP handle as it is; for a Unix socket it makes its own
+ * handle on the same descriptor, and the one received is left unclosed: closing it would close
+ * the descriptor the server now listens on.
+ */
+export function listenOnHandle(server: net.Server, handle: ListenHandle, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    listenAsOwner(server, handle, backlog, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
 }
 
@@ -87,12 +109,17 @@ function bind(server: net.Server, options: BindOptions): Promise<void> {
  * listen() to the primary, which would open a descriptor of the same number in its own process;
  * this one is the worker's own, so it is opened here, as outside a cluster.
  */
-function listenOnDescriptor(server: net.Server, options: BindOptions, listening: () => void): void {
+function listenAsOwner(
+  server: net.Server,
+  target: ListenHandle | { fd: number },
+  backlog: number | undefined,
+  listening: () => void,
+): void {
   const state = cluster as { isPrimary: boolean };
   const wasPrimary = state.isPrimary;
   state.isPrimary = true;
   try {
-    server.listen({ fd: options.fd }, options.backlog, listening);
+    server.listen(target, backlog, listening);
   } finally {
     state.isPrimary = wasPrimary;
   }

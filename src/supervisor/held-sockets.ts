@@ -7,7 +7,7 @@ import { formatAddress, type ListenAddress } from '../gateway/address';
 import { setSocketFileAccess, type SocketOptions } from '../gateway/listen';
 
 /** The handle node:net binds servers with (TCP or Pipe wrap): bound, not listening in this process. */
-interface ServerHandle {
+export interface ServerHandle {
   readonly fd: number;
   getsockname?(out: { port?: number }): number;
   close(): void;
@@ -46,6 +46,18 @@ function serverHandleFactory(): CreateServerHandle | null {
 
 export function canHoldSockets(): boolean {
   return serverHandleFactory() !== null;
+}
+
+/**
+ * A handle on a listening socket this process inherited, so that copies of it can be sent to workers
+ * over IPC like those of the sockets bound here.
+ */
+export function inheritedHandle(fd: number): ServerHandle {
+  const handle = serverHandleFactory()!(null, 0, -1, fd, 0);
+  if (typeof handle === 'number') {
+    throw new UsageError('ERR_LISTEN', `cannot use inherited fd ${fd}: ${getSystemErrorName(handle)}`);
+  }
+  return handle;
 }
 
 /** Binds `address` (not an inherited descriptor) and sets the socket file's access. */

@@ -11,6 +11,8 @@ export interface WorkerSpec {
   readonly generation: number;
   readonly options: ServeOptions;
   readonly listeners: readonly ListenerSpec[];
+  /** The primary holds every listening socket and sends fresh copies when asked (`listeners?`). */
+  readonly listenersHeld: boolean;
 }
 
 export const WORKER_SPEC_VARIABLE = 'SLUICE_WORKER';
@@ -27,7 +29,9 @@ export type ToPrimary =
   /** Over --max-requests or --max-rss: start my successor, then retire me. */
   | { readonly sluice: 'recycle'; readonly reason: string }
   /** A kept-alive connection, sent along as the handle, for a worker that stays. */
-  | { readonly sluice: 'handoff'; readonly protocol: ListenerProtocol };
+  | { readonly sluice: 'handoff'; readonly protocol: ListenerProtocol }
+  /** Out of file descriptors, it closed its listening sockets: send copies to listen on again. */
+  | { readonly sluice: 'listeners?' };
 
 export type ToWorker =
   | { readonly sluice: 'stats?'; readonly id: number }
@@ -39,7 +43,9 @@ export type ToWorker =
   /** SIGUSR2 reached the primary: reopen log files. */
   | { readonly sluice: 'reopen' }
   /** Serve this connection (the handle) from now on. */
-  | { readonly sluice: 'adopt'; readonly protocol: ListenerProtocol };
+  | { readonly sluice: 'adopt'; readonly protocol: ListenerProtocol }
+  /** A copy of the listening socket (the handle) of the worker's listener `index`. */
+  | { readonly sluice: 'listener'; readonly index: number };
 
 export function isMessage(value: unknown): value is { sluice: string } {
   return (

@@ -7,7 +7,13 @@ import { EXIT } from '../exit-codes';
 import type { ListenAddress } from '../gateway/address';
 import { clearStaleSocket, removeSocketFile } from '../gateway/listen';
 import { socketOptionsOf } from '../serving';
-import { canHoldSockets, holdSocket, type HeldSocket } from './held-sockets';
+import {
+  canHoldSockets,
+  holdSocket,
+  inheritedHandle,
+  type HeldSocket,
+  type ServerHandle,
+} from './held-sockets';
 import { addCounters, emptyCounters, type Counters } from '../gateway/meter';
 import type { ServeOptions } from '../options';
 import { SD_LISTEN_FDS_START } from '../socket-activation';
@@ -64,6 +70,8 @@ export class Primary {
   /** What workers listen on: held and inherited sockets as descriptors. */
   private workerListeners: readonly ListenerSpec[];
   private readonly held: HeldSocket[] = [];
+  /** A handle on each worker listener's socket, in order, for workers that closed their copies. */
+  private listenerHandles: ServerHandle[] = [];
   private readonly startedAt = new Date();
   private lastRequestId = 0;
   private readonly statsWaiters = new Map<
@@ -103,10 +111,12 @@ export class Primary {
         if (listener.address.kind === 'fd') {
           workerListeners.push(listener);
           bound.push(listener.address);
+          this.listenerHandles.push(inheritedHandle(listener.address.fd));
           continue;
         }
         const held = await holdSocket(listener.address, sockets);
         this.held.push(held);
+        this.listenerHandles.push(held.handle);
         passed.push(held.fd);
         const fd = SD_LISTEN_FDS_START + passed.length - 1;
         workerListeners.push({ ...listener, address: { kind: 'fd', fd, name: listener.protocol } });
@@ -152,6 +162,7 @@ export class Primary {
       generation: this.generation,
       options: this.options,
       listeners: this.workerListeners,
+      listenersHeld: this.listenerHandles.length > 0,
     };
     const worker = cluster.fork({ [WORKER_SPEC_VARIABLE]: JSON.stringify(spec) });
     let settle: (ready: boolean) => void = () => undefined;
@@ -209,7 +220,18 @@ export class Primary {
       case 'handoff':
         this.adopt(info, m.protocol, handle as Socket | undefined);
         break;
+      case 'listeners?':
+        this.sendListeners(info);
+        break;
     }
+  }
+
+  /** Copies of the listening sockets, sent as they are: this process keeps holding its own. */
+  private sendListeners(info: WorkerInfo): void {
+    if (!info.worker.isConnected()) return;
+    this.listenerHandles.forEach((handle, index) =>
+      info.worker.send({ sluice: 'listener', index } satisfies ToWorker, handle as never),
+    );
   }
 
   private tell(info: WorkerInfo, message: ToWorker, handle?: Socket): void {
@@ -389,6 +411,7 @@ export class Primary {
   }
 
   private releaseSockets(): void {
+    this.listenerHandles = [];
     for (const held of this.held.splice(0)) held.handle.close();
   }
 

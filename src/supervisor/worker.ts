@@ -1,6 +1,7 @@
 // A worker process: serves what the primary's listeners accept, reports to it, retires or stops when told.
 import type { Socket } from 'node:net';
 import { EXIT, exitCodeFor } from '../exit-codes';
+import type { ListenHandle } from '../gateway/listen';
 import { reopenLogFiles } from '../gateway/logger';
 import type { ListenerProtocol } from '../daemon';
 import { startServing, type Serving } from '../serving';
@@ -44,12 +45,21 @@ export async function runWorker(): Promise<number> {
   const stopBeforeServing = (): void => void (early = 'stop');
   process.on('message', beforeServing);
   process.on('SIGTERM', stopBeforeServing);
+  // Copies of the listening sockets asked for (listeners?) and not all received yet.
+  let wanted: { handles: ListenHandle[]; received: number; resolve: (h: ListenHandle[]) => void } | null =
+    null;
+  const reacquire = (): Promise<readonly ListenHandle[]> =>
+    new Promise((resolve) => {
+      wanted = { handles: [], received: 0, resolve };
+      void send({ sluice: 'listeners?' });
+    });
   let serving: Serving;
   try {
     serving = await startServing(options, spec.listeners, {
       slot: spec.slot,
       multiprocess: true,
       shared: true,
+      reacquire: spec.listenersHeld ? reacquire : null,
       status: () => statusFromPrimary,
     });
   } catch (error) {
@@ -108,6 +118,14 @@ export async function runWorker(): Promise<number> {
         log.debug({ protocol: m.protocol, handle: handle !== undefined }, 'adopting a kept-alive connection');
         if (handle !== undefined && !leaving) serving.daemon.adopt(handle as Socket, m.protocol);
         else (handle as Socket | undefined)?.destroy();
+        break;
+      case 'listener':
+        if (wanted === null || handle === undefined) break;
+        wanted.handles[m.index] = handle as ListenHandle;
+        if (++wanted.received === spec.listeners.length) {
+          wanted.resolve(wanted.handles);
+          wanted = null;
+        }
         break;
     }
   });

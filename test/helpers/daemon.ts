@@ -46,6 +46,8 @@ export interface StartDaemonOptions {
   readyTimeoutMs?: number;
   /** The CLI script run with node (default bin/sluice); for the harness's own tests. */
   bin?: string;
+  /** A lower open-file limit (`ulimit -n`) for the daemon and its workers. */
+  openFiles?: number;
 }
 
 const live = new Set<ChildProcess>();
@@ -78,7 +80,11 @@ export function startDaemon(
   if (!fs.existsSync(bin)) {
     return Promise.reject(new Error(`${bin} does not exist: the sluice CLI is missing (build it first?)`));
   }
-  const child = spawn(process.execPath, [bin, 'serve', app, ...args], {
+  const command = [process.execPath, bin, 'serve', app, ...args];
+  // exec keeps the pid: the test signals and inspects the daemon itself, not a shell.
+  if (options.openFiles !== undefined)
+    command.unshift('bash', '-c', `ulimit -n ${options.openFiles} && exec "$@"`, 'bash');
+  const child = spawn(command[0], command.slice(1), {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

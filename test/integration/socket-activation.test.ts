@@ -1,30 +1,12 @@
 // systemd socket activation as systemd does it: sockets passed as fd 3, 4 with LISTEN_FDS, LISTEN_PID
 // and LISTEN_FDNAMES, by systemd-socket-activate (from the systemd package), for both protocols.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { activate, stopActivated as stop } from '../helpers/activate';
 import { requireBinary } from '../helpers/frontends';
-import { REPO_ROOT, SLUICE_BIN, tempSocketPath } from '../helpers/daemon';
+import { tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
 
 const hasActivator = requireBinary('systemd-socket-activate');
-
-function activate(args: string[], sluiceArgs: string[]): { child: ChildProcess; logs: () => string } {
-  const child = spawn(
-    'systemd-socket-activate',
-    [...args, process.execPath, SLUICE_BIN, 'serve', 'test/fixtures/apps/probe.mjs', ...sluiceArgs],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let logs = '';
-  child.stdout!.on('data', (d) => (logs += d));
-  child.stderr!.on('data', (d) => (logs += d));
-  return { child, logs: () => logs };
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  return exited;
-}
 
 describe.each([
   ['--workers', '2'],
