@@ -1,6 +1,6 @@
 // `sluice request` and `sluice ping` as a user runs them, against sluice over both protocols and
 // against PHP-FPM; and the same client as the `sluice/client` library export.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -112,6 +112,52 @@ describe.each(['fastcgi', 'scgi'] as const)('sluice request against sluice over 
     expect(run.code).toBe(0);
     expect(run.stdout.length).toBe(10 * MiB);
     expect(sha256(run.stdout)).toBe(sha256(pattern(10 * MiB)));
+  });
+
+  test("the tail of a response is not lost when stdout is a pipe no one reads until sluice's work is done", async () => {
+    // The first 64 KiB fill the pipe exactly; the tail cannot be written until the reader reads,
+    // which it does only once sluice exited or after a second. Exiting with the tail still queued
+    // (process.exit() right after the response ended) lost it: a 10 MiB response came 1 byte short.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-fifo-'));
+    const fifo = path.join(dir, 'out');
+    try {
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      // Each open waits for the other end: the reader's runs on libuv's thread pool meanwhile.
+      const opening = fs.promises.open(fifo, 'r');
+      const writer = fs.openSync(fifo, 'w');
+      const reader = await opening;
+      const child = spawn(process.execPath, [SLUICE_BIN, 'request', ...connect(), '/fill-then-tail'], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', writer, 'pipe'],
+      });
+      fs.closeSync(writer);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 1000))]);
+      const out: Buffer[] = [];
+      for await (const chunk of reader.createReadStream()) out.push(chunk as Buffer);
+      expect(await exited).toBe(0);
+      const received = Buffer.concat(out);
+      expect(received.length).toBe(65546);
+      expect(received.equals(pattern(65546))).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a reader that stops early (`| head`) ends it quietly with exit 0', async () => {
+    const child = spawn(
+      process.execPath,
+      [SLUICE_BIN, 'request', ...connect(), `/stream?bytes=${10 * MiB}`],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 
   test('-i prints the status line and headers first', async () => {
