@@ -146,6 +146,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
   readonly requestId = nextRequestId();
   readonly startedAt = performance.now();
   status = 0;
+  aborted = false;
   bytes = 0;
   vars: CgiVariables | null = null;
   private requestLog: Logger | null = null;
@@ -400,6 +401,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
    */
   abort(error: Error): void {
     if (this.done) return;
+    this.aborted = true;
     const code = (error as ProtocolError).code ?? 'ERR_APP';
     const records = this.owner.multiplexing ? [streamEndRecord(FCGI_STDOUT, this.id)] : [];
     records.push(...stderrRecords(this.id, Buffer.from(`sluice: response aborted (${code})\n`)));

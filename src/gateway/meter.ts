@@ -67,6 +67,8 @@ export interface MeteredRequest {
   readonly startedAt: number;
   /** Status sent, 0 when no response went out. */
   readonly status: number;
+  /** The response broke after its head went out (the app failed mid-body): an error whatever its status. */
+  readonly aborted: boolean;
   /** Body bytes sent. */
   readonly bytes: number;
   /** The request's variables, null when it was refused before they were built. */
@@ -114,7 +116,7 @@ export class Meter implements Counters {
     const now = performance.now();
     const ms = now - request.startedAt;
     const status = request.status;
-    if (status >= 500 || status === 0) this.errors++;
+    if (status >= 500 || status === 0 || request.aborted) this.errors++;
     const seconds = ms / 1000;
     this.latencySum += seconds;
     let bucket = 0;

@@ -37,6 +37,7 @@ class ScgiConnection
   readonly requestId = nextRequestId();
   readonly startedAt = performance.now();
   status = 0;
+  aborted = false;
   bytes = 0;
   vars: CgiVariables | null = null;
   private readonly parser: ScgiParser;
@@ -261,6 +262,7 @@ class ScgiConnection
     // short body (when Content-Length was declared).
     this.log.warn({ err: error }, 'response aborted after its head was sent');
     this.responded = true;
+    this.aborted = true;
     this.socket.destroy();
   }
 

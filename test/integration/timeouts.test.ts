@@ -7,6 +7,7 @@ import { requireBinary } from '../helpers/frontends';
 import { FastCgiClient, fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
 import { netConnectOptions } from '../../src/client/connect';
 import { exchange, parseCgiResponse, requestVariables, scgiRequest } from '../helpers/scgi';
+import { serializeScgiHeaders } from '../../src/scgi/serializer';
 
 const APP = 'test/fixtures/apps/probe.mjs';
 
@@ -74,6 +75,18 @@ describe('with short timeouts', () => {
       );
     },
   );
+
+  test('a response that breaks after its head counts as an error in the status, over both protocols', async () => {
+    const errors = async (): Promise<number> =>
+      JSON.parse((await scgiRequest(scgi, requestVariables('GET', '/sluice-status'))).body.toString()).totals
+        .errors as number;
+    const before = await errors();
+    const head = serializeScgiHeaders(requestVariables('GET', '/error-after-head'), 0);
+    expect(parseCgiResponse(await exchange(scgi, head, 5000)).status).toBe(200);
+    const reply = await fcgiRequest(fastcgi, { params: fcgiParams('GET', '/error-after-head') }, 5000);
+    expect([reply.response().status, reply.end?.appStatus]).toEqual([200, 1]);
+    expect(await errors()).toBe(before + 2);
+  });
 
   test('a kept-alive FastCGI connection idle past --idle-timeout is closed by the daemon', async () => {
     const client = await FastCgiClient.connect(fastcgi);
