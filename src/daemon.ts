@@ -166,6 +166,7 @@ export class Daemon {
     const budget = this.budget!;
     const listenersClosed = this.options.reacquire !== null;
     this.descriptorPause = { since: performance.now(), listenersClosed, shed: 0 };
+    this.options.context.load.descriptorPauses++;
     this.log.warn(
       { open, limit: budget.limit, resumeAt: budget.resumeAt, connections: this.connections.size },
       listenersClosed
@@ -207,6 +208,7 @@ export class Daemon {
   private shed(socket: net.Socket): boolean {
     if (this.descriptorPause === null) return false;
     this.descriptorPause.shed++;
+    this.options.context.load.descriptorRefused++;
     socket.destroy();
     return true;
   }

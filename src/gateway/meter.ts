@@ -25,6 +25,10 @@ export interface Counters {
   timeouts: number;
   /** Requests that took --slow-log-ms or longer. */
   slow: number;
+  /** Times accepting paused for want of file descriptors. */
+  descriptorPauses: number;
+  /** Connections closed as accepted while out of file descriptors, with no listen queue to wait in. */
+  descriptorRefused: number;
   /** Requests per latency bucket (not cumulative), the last one for those above every bound. */
   latencyCounts: number[];
   /** Sum of all latencies, in seconds. */
@@ -41,6 +45,8 @@ export function emptyCounters(): Counters {
     overloaded: 0,
     timeouts: 0,
     slow: 0,
+    descriptorPauses: 0,
+    descriptorRefused: 0,
     latencyCounts: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0),
     latencySum: 0,
   };
@@ -56,6 +62,8 @@ export function addCounters(into: Counters, from: Counters): void {
   into.overloaded += from.overloaded;
   into.timeouts += from.timeouts;
   into.slow += from.slow;
+  into.descriptorPauses += from.descriptorPauses;
+  into.descriptorRefused += from.descriptorRefused;
   for (let i = 0; i < into.latencyCounts.length; i++) into.latencyCounts[i] += from.latencyCounts[i] ?? 0;
   into.latencySum += from.latencySum;
 }
@@ -102,6 +110,8 @@ export class Meter implements Counters {
   overloaded = 0;
   timeouts = 0;
   slow = 0;
+  descriptorPauses = 0;
+  descriptorRefused = 0;
   latencyCounts = new Array<number>(LATENCY_BUCKETS.length + 1).fill(0);
   latencySum = 0;
 
@@ -163,6 +173,8 @@ export class Meter implements Counters {
       overloaded: this.overloaded,
       timeouts: this.timeouts,
       slow: this.slow,
+      descriptorPauses: this.descriptorPauses,
+      descriptorRefused: this.descriptorRefused,
       latencyCounts: [...this.latencyCounts],
       latencySum: this.latencySum,
     };

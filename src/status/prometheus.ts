@@ -32,6 +32,18 @@ const PER_WORKER: ReadonlyArray<readonly [keyof Counters, string, Kind, string]>
   ['overloaded', 'sluice_requests_overloaded_total', 'counter', 'Requests refused for --max-concurrent.'],
   ['timeouts', 'sluice_request_timeouts_total', 'counter', 'Requests ended by a timeout.'],
   ['slow', 'sluice_slow_requests_total', 'counter', 'Requests over --slow-log-ms.'],
+  [
+    'descriptorPauses',
+    'sluice_accept_pauses_total',
+    'counter',
+    'Times accepting paused, out of descriptors.',
+  ],
+  [
+    'descriptorRefused',
+    'sluice_connections_refused_no_descriptors_total',
+    'counter',
+    'Connections closed, out of descriptors.',
+  ],
 ];
 
 export function renderPrometheus(status: DaemonStatus): string {

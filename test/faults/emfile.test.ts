@@ -15,6 +15,7 @@ const OPEN_FILES = 80;
 /** Three times what fits: accepting pauses and resumes more than once. */
 const CONCURRENT = 150;
 const SLOW = '/slow?ms=800';
+const STATUS = ['--status-path', '/sluice-status'];
 
 function openDescriptors(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
@@ -73,6 +74,7 @@ async function overloadWorker(lines: LogLines, scgi: string, fastcgi: string): P
   expect(await fastCgiStatus(fastcgi, '/env')).toBe(200);
   expect(await descriptorsBackTo(worker, baseline)).toBe(baseline);
   expect(messages(lines, 'worker exited')).toEqual([]);
+  expect(await totals(scgi)).toMatchObject({ descriptorPauses: paused.length, descriptorRefused: 0 });
 }
 
 function jsonLines(text: string): Array<Record<string, unknown>> {
@@ -101,6 +103,12 @@ async function fastCgiStatus(address: string, uri: string): Promise<number> {
   return reply.response().status;
 }
 
+/** The daemon's summed counters, from its status path. */
+async function totals(scgi: string): Promise<Record<string, number>> {
+  const response = await scgiRequest(scgi, requestVariables('GET', '/sluice-status'));
+  return (JSON.parse(response.body.toString()) as { totals: Record<string, number> }).totals;
+}
+
 function tally(statuses: Array<number | 'closed'>): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
@@ -119,7 +127,7 @@ describe(`out of file descriptors (ulimit -n ${OPEN_FILES})`, () => {
     const fastcgi = tempSocketPath('fastcgi.sock');
     daemon = await startDaemon(
       PROBE,
-      ['--workers', '1', '--scgi', `unix:${scgi}`, '--fastcgi', `unix:${fastcgi}`],
+      ['--workers', '1', '--scgi', `unix:${scgi}`, '--fastcgi', `unix:${fastcgi}`, ...STATUS],
       { openFiles: OPEN_FILES },
     );
     await overloadWorker(() => daemon!.logLines(), scgi, fastcgi);
@@ -132,7 +140,7 @@ describe(`out of file descriptors (ulimit -n ${OPEN_FILES})`, () => {
       const fastcgi = tempSocketPath('fastcgi.sock');
       const { child, logs } = activate(
         ['-l', scgi, '--fdname=scgi', '-l', fastcgi, '--fdname=fastcgi'],
-        ['--workers', '1', '--log-level', 'info'],
+        ['--workers', '1', '--log-level', 'info', ...STATUS],
         OPEN_FILES,
       );
       try {
@@ -152,7 +160,7 @@ describe(`out of file descriptors (ulimit -n ${OPEN_FILES})`, () => {
 
   test('a process serving alone closes what it cannot hold, then serves again', async () => {
     const scgi = tempSocketPath('scgi.sock');
-    daemon = await startDaemon(PROBE, ['--workers', '0', '--scgi', `unix:${scgi}`], {
+    daemon = await startDaemon(PROBE, ['--workers', '0', '--scgi', `unix:${scgi}`, ...STATUS], {
       openFiles: OPEN_FILES,
     });
     expect(await scgiStatus(scgi, '/env')).toBe(200);
@@ -169,6 +177,10 @@ describe(`out of file descriptors (ulimit -n ${OPEN_FILES})`, () => {
     expect(resumed).toHaveLength(paused.length);
     // Every connection the client saw closed unanswered is one the daemon says it closed.
     expect(resumed.reduce((sum, l) => sum + Number(l.closed), 0)).toBe(counts.closed);
+    expect(await totals(scgi)).toMatchObject({
+      descriptorPauses: paused.length,
+      descriptorRefused: counts.closed,
+    });
     expect(await scgiStatus(scgi, '/env')).toBe(200);
     expect(await descriptorsBackTo(daemon.pid, baseline)).toBe(baseline);
     expect(daemon.child.exitCode).toBeNull();
