@@ -286,8 +286,11 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       for (const request of this.requests.values()) request.expire(now, limits);
       return;
     }
-    // Half a record waiting for its rest is a slow sender, not an idle connection.
-    const limit = this.parser.bufferedBytes > 0 ? limits.headerTimeoutMs : limits.idleTimeoutMs;
+    // Half a record waiting for its rest is a slow sender, not an idle connection; so is one that
+    // never began a request: front ends send BEGIN_REQUEST as soon as they connect, and a silent
+    // connection held for the idle timeout is a slowloris that needs no bytes at all.
+    const slow = this.parser.bufferedBytes > 0 || !this.begun;
+    const limit = slow ? limits.headerTimeoutMs : limits.idleTimeoutMs;
     if (now - this.idleSince > limit) {
       this.log.debug({ idleMs: Math.round(now - this.idleSince) }, 'idle connection closed');
       this.drainAndClose();

@@ -163,3 +163,22 @@ test('a TCP connection that sends nothing is closed after --header-timeout', asy
     expect(await daemon.stop()).toBe(0);
   }
 });
+
+// Found by the fault suite: a FastCGI connection that never sent a byte counted as a kept-alive one
+// between requests and stayed open for the whole --idle-timeout (120 s by default).
+test('a FastCGI connection that never begins a request is closed after --header-timeout, not --idle-timeout', async () => {
+  const daemon = await startDaemon(APP, [
+    ...['--fastcgi', '127.0.0.1:0', '--header-timeout', '300', '--idle-timeout', '60000'],
+  ]);
+  try {
+    const client = await FastCgiClient.connect(daemon.addresses.fastcgi![0]);
+    try {
+      expect(await client.closesWithin(3000)).toBe(true);
+      expect(client.closedAt!).toBeGreaterThanOrEqual(250);
+    } finally {
+      client.destroy();
+    }
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
