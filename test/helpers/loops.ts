@@ -21,7 +21,8 @@ export interface Loop {
 
 type Exchange = (n: number) => Promise<{ status: number; body: string }>;
 
-function loop(exchange: Exchange): Loop {
+/** `close`: what the loop holds open between requests, closed once it stopped. */
+function loop(exchange: Exchange, close: () => void = () => {}): Loop {
   const result: LoopResult = { sent: 0, failed: 0, errors: [], versions: [] };
   let running = true;
   const done = (async () => {
@@ -45,6 +46,7 @@ function loop(exchange: Exchange): Loop {
     async stop() {
       running = false;
       await done;
+      close();
       return result;
     },
   };
@@ -64,25 +66,28 @@ export function scgiLoop(address: string): Loop {
 /** FastCGI over one kept-alive connection (reconnecting only if the daemon closed it), GET and POST alternately. */
 export function fastcgiLoop(address: string): Loop {
   let client: FastCgiClient | null = null;
-  return loop(async (n) => {
-    if (client === null || client.closed) client = await FastCgiClient.connect(address);
-    const post = n % 2 === 1;
-    // The client keeps replies by id: the previous request's would answer this one.
-    client.replies.delete(1);
-    // Short: a request lost with a killed worker only shows as a connection closed without a reply.
-    const reply = await client.request(
-      1,
-      {
-        params: fcgiParams(post ? 'POST' : 'GET', `/loop/${n}`, post ? [['CONTENT_LENGTH', '9']] : []),
-        stdin: post ? Buffer.from('post body') : undefined,
-      },
-      3000,
-    );
-    if (reply.end === undefined)
-      throw new Error(`no END_REQUEST: ${client.error?.message ?? 'connection closed'}`);
-    const response = reply.response();
-    return { status: response.status, body: response.body.toString() };
-  });
+  return loop(
+    async (n) => {
+      if (client === null || client.closed) client = await FastCgiClient.connect(address);
+      const post = n % 2 === 1;
+      // The client keeps replies by id: the previous request's would answer this one.
+      client.replies.delete(1);
+      // Short: a request lost with a killed worker only shows as a connection closed without a reply.
+      const reply = await client.request(
+        1,
+        {
+          params: fcgiParams(post ? 'POST' : 'GET', `/loop/${n}`, post ? [['CONTENT_LENGTH', '9']] : []),
+          stdin: post ? Buffer.from('post body') : undefined,
+        },
+        3000,
+      );
+      if (reply.end === undefined)
+        throw new Error(`no END_REQUEST: ${client.error?.message ?? 'connection closed'}`);
+      const response = reply.response();
+      return { status: response.status, body: response.body.toString() };
+    },
+    () => client?.destroy(),
+  );
 }
 
 /** HTTP through a front end with kept-alive client connections, POSTs only (nginx never retries them). */

@@ -1,6 +1,5 @@
 // The daemon over raw FastCGI sockets (Unix and TCP): records, ids, keep-alive, multiplexing, roles,
 // management records, aborts, bad input and graceful stop, checked record by record.
-import * as fs from 'node:fs';
 import {
   FCGI_ABORT_REQUEST,
   FCGI_AUTHORIZER,
@@ -37,9 +36,9 @@ import {
 } from '../helpers/fastcgi';
 import { exchange } from '../helpers/scgi';
 import { pattern, sha256 } from '../helpers/bytes';
+import { MiB, residentBytes } from '../helpers/process-resources';
 
 const APP = 'test/fixtures/apps/probe.mjs';
-const MiB = 1024 * 1024;
 
 /** The environ the probe's /env route reported; FCGI_ROLE is checked in every one. */
 function environOf(reply: RequestReply, role = 'RESPONDER'): Record<string, string> {
@@ -91,14 +90,6 @@ async function stillServes(address = unix): Promise<void> {
   const reply = await fcgiRequest(address, { params: fcgiParams('GET', '/missing'), keepConn: false });
   expect(reply.response().status).toBe(404);
   expectComplete(reply);
-}
-
-/** Resident set of a process in bytes, from /proc/PID/status. */
-function rssBytes(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (match === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(match[1]) * 1024;
 }
 
 const clients: FastCgiClient[] = [];
@@ -360,9 +351,9 @@ describe('multiplexing', () => {
     await client.getValues([FCGI_MPXS_CONNS]);
     await client.waitFor(() => client.getValuesResults.length === 1, 2000, 'GET_VALUES_RESULT');
     const aborted = logCount(daemon, (l) => l.probe === 'aborted');
-    const baseline = rssBytes(daemon.pid);
+    const baseline = residentBytes(daemon.pid);
     let peak = baseline;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(daemon.pid))), 5);
+    const sampler = setInterval(() => (peak = Math.max(peak, residentBytes(daemon.pid))), 5);
     const neighbour = async (id: number): Promise<void> => {
       const small = pattern(1024);
       await client.send(
@@ -389,7 +380,7 @@ describe('multiplexing', () => {
       // 10 MiB through the socket into the spool and a 1 KiB request answered: well under a second.
       expect(elapsed).toBeLessThan(1000);
       await new Promise((r) => setTimeout(r, 100));
-      const peakAt10 = Math.max(peak, rssBytes(daemon.pid));
+      const peakAt10 = Math.max(peak, residentBytes(daemon.pid));
       // Bound: baseline + 2 × 1 MiB (limits.fcgiStdinMemoryBytes, the spool's memory cap, for A and
       // B) + 40 MB slack for socket buffers, V8 heap growth and garbage not yet collected.
       expect(peakAt10).toBeLessThanOrEqual(baseline + 2 * MiB + 40e6);
@@ -399,7 +390,7 @@ describe('multiplexing', () => {
       void client.send(stdinRecords(1, Buffer.alloc(total - 10 * MiB, 7)));
       await neighbour(3);
       await new Promise((r) => setTimeout(r, 300));
-      peak = Math.max(peak, rssBytes(daemon.pid));
+      peak = Math.max(peak, residentBytes(daemon.pid));
       if (process.env.SLUICE_TEST_VERBOSE) {
         console.info(
           `RSS baseline ${baseline}, peak after 10 MiB ${peakAt10} (+${peakAt10 - baseline}), ` +
@@ -683,12 +674,12 @@ describe('output streams', () => {
     expectComplete(await client.waitEnd(3, 5000));
     // 96 MiB more of the body nobody reads: spooled (1 MiB in memory), not piled up in the stream.
     // Measured: about +40 MB of RSS (garbage not yet collected) with the switch, over +100 MB without.
-    const before = rssBytes(daemon.pid);
+    const before = residentBytes(daemon.pid);
     const chunk = Buffer.alloc(MiB);
     for (let i = 0; i < 96; i++) await client.send(stdinRecords(1, chunk));
     await client.send(requestRecords(5, { params: fcgiParams('GET', '/env') }));
     expectComplete(await client.waitEnd(5, 10_000));
-    expect(rssBytes(daemon.pid) - before).toBeLessThan(64 * MiB);
+    expect(residentBytes(daemon.pid) - before).toBeLessThan(64 * MiB);
     await client.abort(1);
     await client.waitEnd(1, 2000);
   });
