@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { formatAddress, type ListenAddress } from './gateway/address';
 import type { PeerFilter } from './gateway/allow';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from './gateway/context';
+import { fullCollection, IdleCollector } from './gateway/idle-collector';
 import { DescriptorBudget } from './gateway/descriptor-budget';
 import { countOpenDescriptors, openFileLimit } from './gateway/descriptors';
 import {
@@ -125,9 +126,13 @@ export class Daemon {
       limits.requestTimeoutMs > 0 ? limits.requestTimeoutMs : Infinity,
     );
     const period = Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
+    const load = this.options.context.load;
+    const collector = new IdleCollector(fullCollection(), () => process.memoryUsage.rss());
     this.sweeper = setInterval(() => {
       const now = performance.now();
       for (const connection of this.connections.keys()) connection.expire(now);
+      if (collector.tick(now, load.active, load.requests))
+        this.log.debug({ rss: process.memoryUsage.rss() }, 'idle: garbage collected');
     }, period);
     this.sweeper.unref();
   }
