@@ -1,0 +1,247 @@
+// Runs fault scenarios against one daemon and checks, after each, what the daemon must be back to:
+// normal requests answered over both protocols (and none lost while the fault went on), its
+// processes' open descriptors at their baseline, resident memory within 10 MiB of it, no request
+// left active, no worker gone.
+import * as fs from 'node:fs';
+import { fcgiParams, fcgiRequest } from '../helpers/fastcgi';
+import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
+import { fastcgiLoop, scgiLoop } from '../helpers/loops';
+import {
+  describeDescriptors,
+  descriptorsBackTo,
+  mebibytes,
+  MiB,
+  residentBackTo,
+  residentBytes,
+  settledDescriptors,
+} from '../helpers/process-resources';
+import { requestVariables, scgiRequest } from '../helpers/scgi';
+
+/** `npm run faults`: every count larger; the default keeps the suite to seconds per scenario. */
+export const FULL = process.env.SLUICE_FAULTS_FULL === '1';
+export const scaled = (short: number, full: number): number => (FULL ? full : short);
+
+export const APP = 'test/fixtures/apps/probe.mjs';
+export const HEADER_TIMEOUT_MS = 1500;
+export const REQUEST_TIMEOUT_MS = 1500;
+export const MAX_HEADER_BYTES = 8192;
+export const MAX_PARAMS_BYTES = 8192;
+export const MAX_BODY_BYTES = 65536;
+const RSS_ALLOWANCE = 10 * MiB;
+const RSS_SETTLE_MS = 30_000;
+const WARM_UP_ROUNDS = 10;
+const WARM_UP_ROUND_MS = 3000;
+const WARM_UP_BURST = 300;
+
+/** The daemon under test, listening for both protocols on a Unix socket and on loopback TCP each. */
+export interface FaultTarget {
+  daemon: Daemon;
+  scgi: { unix: string; tcp: string };
+  fastcgi: { unix: string; tcp: string };
+  /** The primary (or only) process and its workers. */
+  pids: number[];
+  /** Log lines so far, from the daemon and its workers. */
+  logLines(): Array<Record<string, unknown>>;
+}
+
+export interface FaultScenario {
+  name: string;
+  /** Injects the fault, checks the daemon's answer to it, resolves with how many faults went in. */
+  inject(target: FaultTarget): Promise<number>;
+}
+
+export interface ScenarioReport {
+  mode: string;
+  scenario: string;
+  faults: number;
+  normalSent: number;
+  normalAnswered: number;
+  /** Normal requests sent during the fault that got no complete 200 response. */
+  lost: number;
+  crashes: number;
+  descriptorsBefore: number;
+  descriptorsAfter: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  seconds: number;
+}
+
+export async function startTarget(workers: number): Promise<FaultTarget> {
+  const scgiUnix = tempSocketPath('scgi.sock');
+  const fastcgiUnix = tempSocketPath('fastcgi.sock');
+  const daemon = await startDaemon(APP, [
+    ...['--workers', String(workers)],
+    ...['--scgi', `unix:${scgiUnix}`, '--scgi', '127.0.0.1:0'],
+    ...['--fastcgi', `unix:${fastcgiUnix}`, '--fastcgi', '127.0.0.1:0'],
+    ...['--header-timeout', String(HEADER_TIMEOUT_MS), '--request-timeout', String(REQUEST_TIMEOUT_MS)],
+    ...['--max-header-bytes', String(MAX_HEADER_BYTES), '--max-params-bytes', String(MAX_PARAMS_BYTES)],
+    ...['--max-body-bytes', String(MAX_BODY_BYTES)],
+    // Room for the thousand connections that arrive at once; the kernel caps it at somaxconn.
+    ...['--listen-backlog', '4096'],
+    ...['--status-path', '/sluice-status'],
+  ]);
+  const tcp = (protocol: 'scgi' | 'fastcgi'): string => {
+    const address = daemon.addresses[protocol]?.find((a) => !a.startsWith('unix:'));
+    if (address === undefined) throw new Error(`no TCP ${protocol} listener logged`);
+    return address;
+  };
+  const workerPids = daemon
+    .logLines()
+    .filter((l) => l.msg === 'worker started')
+    .map((l) => Number(l.workerPid));
+  if (workerPids.length !== workers) throw new Error(`${workerPids.length} workers started, not ${workers}`);
+  return {
+    daemon,
+    scgi: { unix: `unix:${scgiUnix}`, tcp: tcp('scgi') },
+    fastcgi: { unix: `unix:${fastcgiUnix}`, tcp: tcp('fastcgi') },
+    pids: [daemon.pid, ...workerPids],
+    logLines: () => daemon.logLines(),
+  };
+}
+
+interface Baseline {
+  descriptors: number[];
+}
+
+/**
+ * Normal traffic in rounds until no process's memory grew by more than a mebibyte in a round (the
+ * heap has reached its working size), then each process's settled descriptors: a fault is judged
+ * against a warm daemon, not against one that never ran a request.
+ */
+export async function baselineOf(target: FaultTarget): Promise<Baseline> {
+  let resident = target.pids.map(residentBytes);
+  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+    const loops = [scgiLoop(target.scgi.unix), fastcgiLoop(target.fastcgi.tcp)];
+    // A burst as well as a steady trickle: the engine sizes its young generation to the busiest moment.
+    await Promise.all(
+      Array.from({ length: WARM_UP_BURST }, (_, i) =>
+        i % 2 === 0
+          ? scgiRequest(target.scgi.tcp, requestVariables('GET', '/env'))
+          : fcgiRequest(target.fastcgi.unix, { params: fcgiParams('GET', '/env'), keepConn: false }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, WARM_UP_ROUND_MS));
+    await Promise.all(loops.map((l) => l.stop()));
+    const now = target.pids.map(residentBytes);
+    const grown = Math.max(...now.map((bytes, i) => bytes - resident[i]));
+    resident = now;
+    if (grown < MiB) break;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const descriptors = await Promise.all(target.pids.map(settledDescriptors));
+  return { descriptors };
+}
+
+/** One normal request over each protocol and transport: all 200. */
+export async function normalRequestsAnswered(target: FaultTarget): Promise<void> {
+  for (const address of [target.scgi.unix, target.scgi.tcp]) {
+    expect((await scgiRequest(address, requestVariables('GET', '/env'))).status).toBe(200);
+  }
+  for (const address of [target.fastcgi.unix, target.fastcgi.tcp]) {
+    const reply = await fcgiRequest(address, { params: fcgiParams('GET', '/env'), keepConn: false });
+    expect(reply.response().status).toBe(200);
+    expect(reply.end?.protocolStatus).toBe(0);
+  }
+}
+
+async function statusTotals(target: FaultTarget): Promise<Record<string, number>> {
+  const response = await scgiRequest(target.scgi.unix, requestVariables('GET', '/sluice-status'));
+  return (JSON.parse(response.body.toString()) as { totals: Record<string, number> }).totals;
+}
+
+const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** Injects the scenario's faults with normal traffic going on; every normal request must be answered. */
+async function injectUnderTraffic(
+  target: FaultTarget,
+  scenario: FaultScenario,
+): Promise<{ faults: number; normalSent: number; lost: number }> {
+  const loops = [scgiLoop(target.scgi.unix), fastcgiLoop(target.fastcgi.tcp)];
+  const faults = await scenario.inject(target);
+  const normal = await Promise.all(loops.map((l) => l.stop()));
+  expect(normal.flatMap((r) => r.errors)).toEqual([]);
+  const normalSent = sum(normal.map((r) => r.sent));
+  expect(normalSent).toBeGreaterThan(0);
+  return { faults, normalSent, lost: sum(normal.map((r) => r.failed)) };
+}
+
+/**
+ * Runs `scenario` twice with normal traffic going on, then checks the daemon is back where it was:
+ * see the file's comment. The first run sizes what the engine keeps for that kind of load (its
+ * young generation grows to the busiest moment and stays grown); memory is judged on the second,
+ * against what the process held once idle after the first, so that what is measured is what a
+ * fault leaves behind. Descriptors are judged against the daemon's baseline before any fault.
+ */
+export async function runScenario(
+  mode: string,
+  target: FaultTarget,
+  baseline: Baseline,
+  scenario: FaultScenario,
+): Promise<ScenarioReport> {
+  const started = Date.now();
+  const first = await injectUnderTraffic(target, scenario);
+  // Idle long enough for the daemon's idle collection (a second without requests, then a sweep).
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const residentBefore = target.pids.map(residentBytes);
+  const second = await injectUnderTraffic(target, scenario);
+  const faults = first.faults + second.faults;
+  const normalSent = first.normalSent + second.normalSent;
+  const lost = first.lost + second.lost;
+
+  await normalRequestsAnswered(target);
+  const descriptorsAfter = await Promise.all(
+    target.pids.map((pid, i) => descriptorsBackTo(pid, baseline.descriptors[i])),
+  );
+  const residentAfter = await Promise.all(
+    target.pids.map((pid, i) => residentBackTo(pid, residentBefore[i] + RSS_ALLOWANCE, RSS_SETTLE_MS)),
+  );
+  const problems = target.pids.flatMap((pid, i) => [
+    ...(descriptorsAfter[i] > baseline.descriptors[i]
+      ? [
+          `process ${pid}: ${descriptorsAfter[i]} descriptors open, ${baseline.descriptors[i]} before: ${JSON.stringify(describeDescriptors(pid))}`,
+        ]
+      : []),
+    ...(residentAfter[i] > residentBefore[i] + RSS_ALLOWANCE
+      ? [
+          `process ${pid}: ${mebibytes(residentAfter[i])} MiB resident after ${RSS_SETTLE_MS} ms, ${mebibytes(residentBefore[i])} before`,
+        ]
+      : []),
+  ]);
+  expect(problems).toEqual([]);
+  // The status request is the one in flight.
+  expect(await statusTotals(target)).toMatchObject({ active: 1 });
+  const crashes = target.logLines().filter((l) => l.msg === 'worker exited').length;
+  expect(crashes).toBe(0);
+  expect(target.daemon.child.exitCode).toBeNull();
+  return {
+    mode,
+    scenario: scenario.name,
+    faults,
+    normalSent,
+    normalAnswered: normalSent - lost,
+    lost,
+    crashes,
+    descriptorsBefore: sum(baseline.descriptors),
+    descriptorsAfter: sum(descriptorsAfter),
+    rssBeforeMiB: mebibytes(sum(residentBefore)),
+    rssAfterMiB: mebibytes(sum(residentAfter)),
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
+}
+
+/** Prints the reports as a table and, with SLUICE_FAULTS_REPORT=FILE, writes them there as JSON. */
+export function publish(reports: ScenarioReport[]): void {
+  if (reports.length === 0) return;
+  const columns = Object.keys(reports[0]) as Array<keyof ScenarioReport>;
+  const rows = [columns.map(String), ...reports.map((r) => columns.map((c) => String(r[c])))];
+  const widths = columns.map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const table = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ')).join('\n');
+  process.stdout.write(`\nfault suite (${FULL ? 'full' : 'short'}):\n${table}\n`);
+  const file = process.env.SLUICE_FAULTS_REPORT;
+  if (file !== undefined && file !== '') {
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ full: FULL, at: new Date().toISOString(), reports }, null, 2) + '\n',
+    );
+  }
+}
