@@ -32,6 +32,8 @@ export function fullCollection(): () => void {
 /** Decides, on each tick of the daemon's sweep, whether to collect now; no timers of its own. */
 export class IdleCollector {
   private busyAt = 0;
+  /** Requests finished as of the last tick: a change means requests ran since, however short. */
+  private requestsSeen = 0;
   private requestsAtCollection = 0;
   /** The least resident memory seen while idle: what the process needs when it holds no garbage. */
   private floor: number;
@@ -46,8 +48,9 @@ export class IdleCollector {
 
   /** `active`: requests in flight; `requests`: requests finished so far. True when it collected. */
   tick(now: number, active: number, requests: number): boolean {
-    if (active > 0) {
+    if (active > 0 || requests !== this.requestsSeen) {
       this.busyAt = now;
+      this.requestsSeen = requests;
       return false;
     }
     if (now - this.busyAt < this.options.idleMs) return false;

@@ -33,7 +33,7 @@ const WARM_UP_ROUNDS = 10;
 /** Runs of one scenario at most, while each grows memory by half the allowance or more. */
 const MAX_RUNS = 5;
 /** Idle long enough for the daemon's idle collection: a second without requests, then a sweep. */
-const IDLE_SETTLE_MS = 1800;
+const IDLE_SETTLE_MS = 2500;
 const WARM_UP_ROUND_MS = 3000;
 const WARM_UP_BURST = 300;
 
