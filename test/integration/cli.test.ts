@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
+import { until } from '../helpers/fastcgi';
 import { request } from '../helpers/http';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
 
@@ -308,8 +309,11 @@ describe('--allow and FCGI_WEB_SERVER_ADDRS', () => {
     try {
       const [tcp, unix] = daemon.addresses.scgi!;
       expect(await get(tcp)).toBe(0);
-      expect(daemon.logLines().some((l) => l.msg === 'connection from a peer not in --allow refused')).toBe(
-        true,
+      // The log line travels its own pipe: it may arrive after the client saw the close.
+      await until(
+        () => daemon.logLines().some((l) => l.msg === 'connection from a peer not in --allow refused'),
+        5000,
+        () => daemon.logs(),
       );
       expect(await get(unix)).toBe(200);
     } finally {
@@ -326,10 +330,14 @@ describe('--allow and FCGI_WEB_SERVER_ADDRS', () => {
         () => 0,
       );
       expect(status).toBe(0);
-      const refused = daemon
-        .logLines()
-        .filter((l) => l.msg === 'connection from a peer not in --allow refused');
-      expect(refused.map((l) => l.protocol)).toEqual(['http']);
+      const refused = (): Array<Record<string, unknown>> =>
+        daemon.logLines().filter((l) => l.msg === 'connection from a peer not in --allow refused');
+      await until(
+        () => refused().length > 0,
+        5000,
+        () => daemon.logs(),
+      );
+      expect(refused().map((l) => l.protocol)).toEqual(['http']);
     } finally {
       expect(await daemon.stop()).toBe(0);
     }

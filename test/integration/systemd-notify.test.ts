@@ -134,7 +134,12 @@ describe('systemd readiness notification (Type=notify)', () => {
       const order = receiver.messages.map((m) => ('READY' in m.fields ? 'READY' : 'RELOADING'));
       expect(order).toEqual(['READY', 'RELOADING', 'READY']);
       // READY=1 after the reload means the new generation serves.
-      expect(daemon.logLines().some((l) => l.msg === 'reloaded')).toBe(true);
+      // The log line and the notification travel apart: either may arrive first.
+      await until(
+        () => daemon.logLines().some((l) => l.msg === 'reloaded'),
+        5000,
+        () => daemon.logs(),
+      );
       expect((await processOf(daemon)).pid).not.toBe(worker.pid);
     } finally {
       expect(await daemon.stop()).toBe(0);
