@@ -136,9 +136,17 @@ maybe('POST of 10 MiB through stdin reaches the app intact', async () => {
   });
 });
 
+/** cgi-fcgi's exit code when it read a record header that is not version 1 (FCGX_UNSUPPORTED_VERSION). */
+const GARBLED_HEADER = 254;
+
 maybe('a 10 MiB response arrives intact', async () => {
   const size = 10 * MiB;
-  const { code, response } = await cgiFcgi(tcp, cgiEnv('GET', `/stream?bytes=${size}`));
+  // cgi-fcgi garbles a record header split between two of its 8 KiB reads (docs/front-ends.md):
+  // where reads fall depends on timing, so that exit is tried again, a few times at most.
+  let attempt = await cgiFcgi(tcp, cgiEnv('GET', `/stream?bytes=${size}`));
+  for (let retries = 0; attempt.code === GARBLED_HEADER && retries < 3; retries++)
+    attempt = await cgiFcgi(tcp, cgiEnv('GET', `/stream?bytes=${size}`));
+  const { code, response } = attempt;
   expect(code).toBe(0);
   expect(response.status).toBe(200);
   expect(response.body.length).toBe(size);
