@@ -41,26 +41,30 @@ export async function settledDescriptors(pid: number): Promise<number> {
   return fewest;
 }
 
-/** Polls until at most `baseline` descriptors are open, or `timeoutMs` passed; resolves with the last count. */
-export async function descriptorsBackTo(pid: number, baseline: number, timeoutMs = 10_000): Promise<number> {
+/** Polls `read()` until it is at most `ceiling`, or `timeoutMs` passed; resolves with the last reading. */
+async function pollDownTo(
+  read: () => number,
+  ceiling: number,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  let open = openDescriptors(pid);
-  while (open > baseline && Date.now() < deadline) {
-    await sleep(100);
-    open = openDescriptors(pid);
+  let value = read();
+  while (value > ceiling && Date.now() < deadline) {
+    await sleep(everyMs);
+    value = read();
   }
-  return open;
+  return value;
 }
 
-/** Polls until resident memory is at most `ceilingBytes`, or `timeoutMs` passed; resolves with the last reading. */
-export async function residentBackTo(pid: number, ceilingBytes: number, timeoutMs = 30_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let resident = residentBytes(pid);
-  while (resident > ceilingBytes && Date.now() < deadline) {
-    await sleep(250);
-    resident = residentBytes(pid);
-  }
-  return resident;
+/** Polls until at most `baseline` descriptors are open; resolves with the last count. */
+export function descriptorsBackTo(pid: number, baseline: number, timeoutMs = 10_000): Promise<number> {
+  return pollDownTo(() => openDescriptors(pid), baseline, timeoutMs, 100);
+}
+
+/** Polls until resident memory is at most `ceilingBytes`; resolves with the last reading. */
+export function residentBackTo(pid: number, ceilingBytes: number, timeoutMs = 30_000): Promise<number> {
+  return pollDownTo(() => residentBytes(pid), ceilingBytes, timeoutMs, 250);
 }
 
 export function mebibytes(bytes: number): number {
