@@ -3,6 +3,7 @@
 // processes' open descriptors at their baseline, resident memory within 10 MiB of it, no request
 // left active, no worker gone.
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fcgiParams, fcgiRequest } from '../helpers/fastcgi';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { fastcgiLoop, scgiLoop } from '../helpers/loops';
@@ -126,14 +127,14 @@ export async function baselineOf(target: FaultTarget): Promise<Baseline> {
           : fcgiRequest(target.fastcgi.unix, { params: fcgiParams('GET', '/env'), keepConn: false }),
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, WARM_UP_ROUND_MS));
+    await sleep(WARM_UP_ROUND_MS);
     await Promise.all(loops.map((l) => l.stop()));
     const now = target.pids.map(residentBytes);
     const grown = Math.max(...now.map((bytes, i) => bytes - resident[i]));
     resident = now;
     if (grown < MiB) break;
   }
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   const descriptors = await Promise.all(target.pids.map(settledDescriptors));
   return { descriptors };
 }
@@ -187,7 +188,7 @@ export async function runScenario(
   scenario: FaultScenario,
 ): Promise<ScenarioReport> {
   const started = Date.now();
-  const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+  const settle = (): Promise<void> => sleep(IDLE_SETTLE_MS);
   await settle();
   let residentBefore = target.pids.map(residentBytes);
   let faults = 0;

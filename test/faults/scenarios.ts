@@ -3,7 +3,8 @@
 // afterwards. Every scenario spreads its faults over both protocols, on Unix sockets and loopback TCP.
 import { encodedPairsLength } from '../../src/fastcgi/pairs';
 import { serializeScgiHeaders } from '../../src/scgi/serializer';
-import { fcgiParams, fcgiRequest, requestRecords } from '../helpers/fastcgi';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fcgiParams, fcgiRequest, requestRecords, until } from '../helpers/fastcgi';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
 import {
   HEADER_TIMEOUT_MS,
@@ -56,15 +57,6 @@ function requestBytes(
 function statusIn(received: Buffer): number | undefined {
   const match = /Status: (\d{3})/.exec(received.toString('latin1'));
   return match === null ? undefined : Number(match[1]);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `count()` reaches `target`; resolves with the last count. */
-async function countReaches(count: () => number, target: number, timeoutMs = 5000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (count() < target && Date.now() < deadline) await sleep(50);
-  return count();
 }
 
 function probeLines(target: FaultTarget, probe: string, extra: Record<string, unknown> = {}): number {
@@ -212,9 +204,13 @@ const midResponse: FaultScenario = {
     );
     // The app's iterator is closed with its signal aborted, not left to run for its full 10 s.
     const drips = routes.filter((r) => r === '/drip').length;
-    expect(
-      await countReaches(() => probeLines(target, 'drip-finished', { aborted: true }), dripsBefore + drips),
-    ).toBe(dripsBefore + drips);
+    const aborted = (): number => probeLines(target, 'drip-finished', { aborted: true });
+    await until(
+      () => aborted() >= dripsBefore + drips,
+      5000,
+      () => `${aborted()} aborted drips`,
+    );
+    expect(aborted()).toBe(dripsBefore + drips);
     return count;
   },
 };
@@ -253,9 +249,13 @@ const neverAnswering: FaultScenario = {
       expect(statusIn(c.received)).toBe(504);
     }
     const heeding = routes.filter((r) => r === '/wait-abort').length;
-    expect(await countReaches(() => probeLines(target, 'aborted'), abortsBefore + heeding)).toBe(
-      abortsBefore + heeding,
+    const aborts = (): number => probeLines(target, 'aborted');
+    await until(
+      () => aborts() >= abortsBefore + heeding,
+      5000,
+      () => `${aborts()} aborts seen`,
     );
+    expect(aborts()).toBe(abortsBefore + heeding);
     return count;
   },
 };

@@ -2,6 +2,7 @@
 // reasons of their own (the daemon reads /proc/self/fd every second, the collector runs when it
 // likes), so a baseline is the lowest of a few samples and "back to it" is polled for.
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MiB = 1024 * 1024;
 
@@ -28,8 +29,6 @@ export function residentBytes(pid: number): number {
   if (match === null) throw new Error(`no VmRSS for process ${pid}`);
   return Number(match[1]) * 1024;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The fewest descriptors open over a few samples: a directory being listed is not a connection. */
 export async function settledDescriptors(pid: number): Promise<number> {
