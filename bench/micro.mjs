@@ -533,7 +533,7 @@ function abortControllerCase() {
 
 function loggerChildCase() {
   const pino = require('pino');
-  // The daemon's settings (src/gateway/logger.ts) with a sink that discards: only the child is timed.
+  // The daemon's settings (src/process/logger.ts) with a sink that discards: only the child is timed.
   const log = pino({ level: 'info', base: { pid: process.pid } }, { write() {} });
   const connection = log.child({ protocol: 'fastcgi', conn: 1 });
   const run = (n) => {

@@ -2,8 +2,8 @@
 import cluster from 'node:cluster';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClientCommands } from './commands/program';
-import { readConfigFile } from './config-file';
-import { EXIT, exitCodeFor } from './exit-codes';
+import { readConfigFile } from './settings/config-file';
+import { EXIT, exitCodeFor } from './process/exit-codes';
 import {
   BadValue,
   mergeOptions,
@@ -11,10 +11,10 @@ import {
   type GivenOptions,
   type OptionSpec,
   type ServeOptions,
-} from './options';
-import { checkServeOptions, listenerSpecs, serve } from './serve';
-import { runWorker } from './supervisor/worker';
-import { VERSION } from './version';
+} from './settings/options';
+import { checkServeOptions, listenerSpecs, serve } from './process/serve';
+import { runWorker } from './process/supervisor/worker';
+import { VERSION } from './common/version';
 
 export { EXIT };
 

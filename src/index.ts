@@ -27,5 +27,5 @@ export { compress, type CompressOptions, type Encoding } from './middleware/comp
 export { parseQuery, queryParams, readForm, type ReadFormOptions } from './middleware/params';
 export { requestId, type RequestIdOptions } from './middleware/request-id';
 export { GatewayError, ProtocolError, SluiceError, UsageError } from './errors';
-export { DEFAULT_LIMITS, type Limits } from './limits';
-export { VERSION } from './version';
+export { DEFAULT_LIMITS, type Limits } from './runtime/limits';
+export { VERSION } from './common/version';

@@ -1,7 +1,7 @@
 // Opening the client's connection: address parsing shared with the listeners, typed failures, a timeout.
 import net from 'node:net';
 import { UsageError } from '../errors';
-import { parseAddress, type ListenAddress } from '../gateway/address';
+import { parseAddress, type ListenAddress } from '../common/address';
 import { ClientError } from './errors';
 
 /** Inactivity timeout when the caller names none. */

@@ -1,7 +1,7 @@
 // The CGI variables of a request described the way curl takes one: method, path or URL, headers, body length.
-import { percentDecode } from '../gateway/environ';
+import { percentDecode } from '../common/latin1';
 import { UsageError } from '../errors';
-import { VERSION } from '../version';
+import { VERSION } from '../common/version';
 
 export interface RequestDescription {
   /** Default GET. */

@@ -1,6 +1,6 @@
 // What the FastCGI and SCGI clients take and give: one request, its options, the parsed response.
 import type { Readable } from 'node:stream';
-import type { ListenAddress } from '../gateway/address';
+import type { ListenAddress } from '../common/address';
 import type { CgiResponseHead } from './cgi-head';
 
 /** The two protocols a client speaks. */

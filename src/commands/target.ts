@@ -2,7 +2,7 @@
 import { UsageError } from '../errors';
 import { ClientError } from '../client/errors';
 import type { ClientProtocol } from '../client/types';
-import { formatAddress, parseAddress } from '../gateway/address';
+import { formatAddress, parseAddress } from '../common/address';
 
 /** Exit codes of the client commands beyond 0/1/2, as documented in docs/cli.md. */
 export const CLIENT_EXIT = {

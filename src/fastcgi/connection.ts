@@ -2,8 +2,8 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
-import { DrainGate, endAndDrain } from '../gateway/drain';
+import type { ConnectionHandler, ServeContext, TrackedConnection } from '../runtime/context';
+import { DrainGate, endAndDrain } from '../runtime/drain';
 import {
   FCGI_AUTHORIZER,
   FCGI_FILTER,
@@ -76,8 +76,8 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     this.begun = handedOver;
     this.log = context.log.child({ protocol: 'fastcgi', conn: ++nextConnectionId });
     this.parser = new RecordParser(this, {
-      maxParamsBytes: context.limits.fcgiMaxParamsBytes,
-      maxRequestsPerConnection: context.limits.fcgiMaxRequestsPerConnection,
+      maxParamsBytes: context.limits.maxParamsBytes,
+      maxConnRequests: context.limits.maxConnRequests,
     });
     this.log.debug('connection opened');
     socket.on('data', (chunk: Buffer) => {
@@ -193,7 +193,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     const limits = this.context.limits;
     const known: Record<string, string> = {
       [FCGI_MAX_CONNS]: String(limits.maxConnections),
-      [FCGI_MAX_REQS]: String(limits.fcgiMaxRequestsPerConnection),
+      [FCGI_MAX_REQS]: String(limits.maxConnRequests),
       [FCGI_MPXS_CONNS]: '1',
     };
     // Only the names asked for and understood (spec §4.1; php-src #66479).
@@ -290,7 +290,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     // never began a request: front ends send BEGIN_REQUEST as soon as they connect, and a silent
     // connection held for the idle timeout is a slowloris that needs no bytes at all.
     const slow = this.parser.bufferedBytes > 0 || !this.begun;
-    const limit = slow ? limits.headerTimeoutMs : limits.idleTimeoutMs;
+    const limit = slow ? limits.headerTimeout : limits.idleTimeout;
     if (now - this.idleSince > limit) {
       this.log.debug({ idleMs: Math.round(now - this.idleSince) }, 'idle connection closed');
       this.drainAndClose();

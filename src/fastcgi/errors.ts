@@ -29,8 +29,7 @@ export const FASTCGI_ERROR_CODES: Readonly<Record<FastCgiErrorCode, string>> = O
   ERR_FCGI_BAD_BEGIN_LENGTH: 'Fatal. A BEGIN_REQUEST whose body is not 8 bytes (spec §5.1).',
   ERR_FCGI_DUPLICATE_REQUEST:
     'Fatal. A BEGIN_REQUEST for a request id that is still active (spec §3.3): the two sides disagree about request state.',
-  ERR_FCGI_PARAMS_TOO_LARGE:
-    'Ends the request (431). Its PARAMS stream would exceed limits.fcgiMaxParamsBytes.',
+  ERR_FCGI_PARAMS_TOO_LARGE: 'Ends the request (431). Its PARAMS stream would exceed limits.maxParamsBytes.',
   ERR_FCGI_BAD_PAIR:
     'Ends the request (400); fatal in a GET_VALUES record. A name-value pair runs past the end of the data (spec §3.4).',
   ERR_FCGI_STDIN_BEFORE_PARAMS_END:

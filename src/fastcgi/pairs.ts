@@ -1,6 +1,6 @@
 // Name-value pair codec for PARAMS and GET_VALUES content (spec §3.4); strings are latin1, one char per byte.
 
-import { latin1 } from '../latin1';
+import { latin1 } from '../common/latin1';
 import { FastCgiProtocolError } from './errors';
 
 /** Largest length a pair can declare: 31 bits, the top bit of the 4-byte form being the marker (spec §3.4). */

@@ -1,6 +1,6 @@
 // Incremental FastCGI record parser: web server bytes in, per-request events out through a typed sink; no sockets.
 
-import { DEFAULT_LIMITS } from '../limits';
+import { DEFAULT_LIMITS } from '../runtime/limits';
 import {
   FCGI_ABORT_REQUEST,
   FCGI_BEGIN_REQUEST,
@@ -30,7 +30,7 @@ export interface RecordSink {
   /** BEGIN_REQUEST made `requestId` active (spec §5.1). `role` is any 16-bit number: check it. */
   beginRequest(requestId: number, role: number, keepConn: boolean): void;
   /**
-   * A BEGIN_REQUEST beyond `maxRequestsPerConnection`: the id did not become active, and its later
+   * A BEGIN_REQUEST beyond `maxConnRequests`: the id did not become active, and its later
    * records are ignored. Answer END_REQUEST with FCGI_OVERLOADED (or FCGI_CANT_MPX_CONN) (spec §5.5).
    */
   overloaded(requestId: number, role: number, keepConn: boolean): void;
@@ -59,10 +59,10 @@ export interface RecordSink {
 
 /** Limits the parser enforces before buffering; defaults from DEFAULT_LIMITS. */
 export interface RecordParserOptions {
-  /** Total PARAMS content bytes one request may send (limits.fcgiMaxParamsBytes). */
+  /** Total PARAMS content bytes one request may send (limits.maxParamsBytes). */
   maxParamsBytes?: number;
-  /** Requests active at once on the connection (limits.fcgiMaxRequestsPerConnection). */
-  maxRequestsPerConnection?: number;
+  /** Requests active at once on the connection (limits.maxConnRequests). */
+  maxConnRequests?: number;
 }
 
 // Parser states: what the bytes at the head of the queue are.
@@ -142,7 +142,7 @@ function checkLimit(name: string, value: number, min: number): number {
  */
 export class RecordParser {
   readonly maxParamsBytes: number;
-  readonly maxRequestsPerConnection: number;
+  readonly maxConnRequests: number;
 
   private readonly sink: RecordSink;
   private readonly requests = new RequestTable<RequestState>();
@@ -173,12 +173,12 @@ export class RecordParser {
     this.sink = sink;
     this.maxParamsBytes = checkLimit(
       'maxParamsBytes',
-      options.maxParamsBytes ?? DEFAULT_LIMITS.fcgiMaxParamsBytes,
+      options.maxParamsBytes ?? DEFAULT_LIMITS.maxParamsBytes,
       0,
     );
-    this.maxRequestsPerConnection = checkLimit(
-      'maxRequestsPerConnection',
-      options.maxRequestsPerConnection ?? DEFAULT_LIMITS.fcgiMaxRequestsPerConnection,
+    this.maxConnRequests = checkLimit(
+      'maxConnRequests',
+      options.maxConnRequests ?? DEFAULT_LIMITS.maxConnRequests,
       1,
     );
   }
@@ -196,7 +196,7 @@ export class RecordParser {
   /**
    * The most {@link bufferedBytes} the parser ever kept between calls. A chunk held only while push()
    * runs is not counted: the caller owns it for that long anyway. Never above
-   * `maxRequestsPerConnection × maxParamsBytes` plus the one record read whole at a time: a header, or
+   * `maxConnRequests × maxParamsBytes` plus the one record read whole at a time: a header, or
    * a GET_VALUES of at most 65535 bytes (asserted by test/fuzz).
    */
   get highWaterMark(): number {
@@ -560,7 +560,7 @@ export class RecordParser {
     const role = (body[0] << 8) | body[1];
     const keepConn = (body[2] & FCGI_KEEP_CONN) !== 0;
     const id = this.requestId;
-    if (this.requests.size >= this.maxRequestsPerConnection) {
+    if (this.requests.size >= this.maxConnRequests) {
       // The id stays inactive, so whatever else the web server sends for it is ignored (spec §3.3).
       this.sink.overloaded(id, role, keepConn);
       return;

@@ -30,7 +30,7 @@ export class RequestTable<T> {
   delete(id: number): void {
     if (this.slots[id] === undefined) return;
     this.slots[id] = undefined;
-    // A connection holds a handful of requests at most (fcgiMaxRequestsPerConnection): a scan is cheap.
+    // A connection holds a handful of requests at most (maxConnRequests): a scan is cheap.
     const ids = this.ids;
     const last = ids.pop() as number;
     if (last !== id) ids[ids.indexOf(id)] = last;

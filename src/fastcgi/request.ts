@@ -3,10 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
-import { BodySpool } from '../gateway/body-spool';
+import { BodySpool } from '../runtime/body-spool';
 import { Cancellation } from '../gateway/cancellation';
-import type { ServeContext } from '../gateway/context';
-import type { Limits } from '../limits';
+import type { ServeContext } from '../runtime/context';
+import type { Limits } from '../runtime/limits';
 import { runApp } from '../gateway/driver';
 import {
   buildCgiVariables,
@@ -18,7 +18,7 @@ import {
 } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
-import { nextRequestId, type MeteredRequest } from '../gateway/meter';
+import { nextRequestId, type MeteredRequest } from '../runtime/meter';
 import { plainResponse } from '../gateway/plain-response';
 import { headText, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
@@ -231,7 +231,7 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
   private feed(expected: number | null): BodyFeed {
     return new BodyFeed(
       this.owner,
-      this.owner.context.limits.fcgiStdinMemoryBytes,
+      this.owner.context.limits.bodyMemoryBytes,
       (error) => this.fail(error),
       expected,
       (bytes) => this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
@@ -287,12 +287,12 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
     if (this.done) return;
     const age = now - this.startedAt;
     if (this.inputFeed === null) {
-      if (age <= limits.headerTimeoutMs) return;
+      if (age <= limits.headerTimeout) return;
       this.owner.context.load.timeouts++;
       this.protocolError(
         new ProtocolError('ERR_HEADER_TIMEOUT', 'PARAMS not received within --header-timeout', 408),
       );
-    } else if (limits.requestTimeoutMs > 0 && age > limits.requestTimeoutMs) {
+    } else if (limits.requestTimeout > 0 && age > limits.requestTimeout) {
       this.owner.context.load.timeouts++;
       this.protocolError(
         new ProtocolError('ERR_REQUEST_TIMEOUT', 'response not finished within --request-timeout', 504),

@@ -2,7 +2,8 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
-import { VERSION } from '../version';
+import { percentDecode } from '../common/latin1';
+import { VERSION } from '../common/version';
 import type { Cancellation } from './cancellation';
 import { ShapeCache } from './shapes';
 import type { Environ, GatewayProtocol } from './types';
@@ -117,15 +118,6 @@ function uriPath(uri: string): string {
   }
   const query = uri.indexOf('?', start);
   return query === -1 ? uri.slice(start) : uri.slice(start, query);
-}
-
-/**
- * Percent-decodes into one character per byte (latin1), as PEP 3333 keeps PATH_INFO byte-exact;
- * malformed escapes are kept as written.
- */
-export function percentDecode(text: string): string {
-  if (!text.includes('%')) return text;
-  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** REQUEST_URI for front ends that omit it (cgi-fcgi, some CGI hosts), from the decoded parts. */

@@ -4,14 +4,14 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import { Cancellation } from '../gateway/cancellation';
-import type { ServeContext } from '../gateway/context';
+import type { ServeContext } from '../runtime/context';
 import { runApp } from '../gateway/driver';
 import { buildCgiVariables, createEnviron } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { plainResponse } from '../gateway/plain-response';
 import { withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
-import { VERSION } from '../version';
+import { VERSION } from '../common/version';
 
 let nextRequestId = 0;
 

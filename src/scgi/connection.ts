@@ -5,13 +5,13 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
 import { Cancellation } from '../gateway/cancellation';
-import type { ConnectionHandler, ServeContext, TrackedConnection } from '../gateway/context';
-import { DrainGate, endAndDrain } from '../gateway/drain';
+import type { ConnectionHandler, ServeContext, TrackedConnection } from '../runtime/context';
+import { DrainGate, endAndDrain } from '../runtime/drain';
 import { runApp } from '../gateway/driver';
 import { buildCgiVariables, createEnviron, type CgiVariables, type RequestContext } from '../gateway/environ';
 import { errorsStream } from '../gateway/errors-stream';
 import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
-import { nextRequestId, type MeteredRequest } from '../gateway/meter';
+import { nextRequestId, type MeteredRequest } from '../runtime/meter';
 import { plainResponse } from '../gateway/plain-response';
 import { serializeHead, withContentLength, type ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
@@ -52,7 +52,7 @@ class ScgiConnection
     onClose: () => void,
   ) {
     this.parser = new ScgiParser(this, {
-      maxHeaderBytes: context.limits.scgiMaxHeaderBytes,
+      maxHeaderBytes: context.limits.maxHeaderBytes,
       maxBodyBytes: context.limits.maxBodyBytes,
     });
     socket.on('data', (chunk: Buffer) => this.parser.push(chunk));
@@ -183,17 +183,13 @@ class ScgiConnection
   expire(now: number): void {
     const limits = this.context.limits;
     if (this.vars === null) {
-      if (!this.responded && now - this.startedAt > limits.headerTimeoutMs) {
+      if (!this.responded && now - this.startedAt > limits.headerTimeout) {
         this.context.load.timeouts++;
         this.refuse(
           new ProtocolError('ERR_HEADER_TIMEOUT', 'headers not received within --header-timeout', 408),
         );
       }
-    } else if (
-      !this.responded &&
-      limits.requestTimeoutMs > 0 &&
-      now - this.startedAt > limits.requestTimeoutMs
-    ) {
+    } else if (!this.responded && limits.requestTimeout > 0 && now - this.startedAt > limits.requestTimeout) {
       this.timeOut();
     }
   }

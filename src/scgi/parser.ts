@@ -1,6 +1,6 @@
 // Incremental SCGI request parser: bytes in, header pairs and body views out through a sink; no sockets.
-import { DEFAULT_LIMITS } from '../limits';
-import { latin1 } from '../latin1';
+import { DEFAULT_LIMITS } from '../runtime/limits';
+import { latin1 } from '../common/latin1';
 import { ScgiProtocolError, type ScgiErrorCode } from './errors';
 
 /**
@@ -25,7 +25,7 @@ export interface ScgiSink {
 }
 
 export interface ScgiParserOptions {
-  /** Largest header block (the netstring length) accepted; default `DEFAULT_LIMITS.scgiMaxHeaderBytes`. */
+  /** Largest header block (the netstring length) accepted; default `DEFAULT_LIMITS.maxHeaderBytes`. */
   readonly maxHeaderBytes?: number;
   /** Largest CONTENT_LENGTH accepted; default `DEFAULT_LIMITS.maxBodyBytes`. */
   readonly maxBodyBytes?: number;
@@ -85,7 +85,7 @@ export class ScgiParser {
   private bodyRemaining = 0;
 
   constructor(sink: ScgiSink, options: ScgiParserOptions = {}) {
-    const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_LIMITS.scgiMaxHeaderBytes;
+    const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
     const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
     if (!(maxHeaderBytes >= 0)) throw new RangeError('maxHeaderBytes must be a number >= 0');
     if (!(maxBodyBytes >= 0)) throw new RangeError('maxBodyBytes must be a number >= 0');

@@ -2,7 +2,7 @@
 // /proc/net/tcp{,6}; Unix sockets from `ss`, since /proc/net/unix does not show queue lengths.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { ListenAddress } from '../gateway/address';
+import type { ListenAddress } from '../common/address';
 
 const TCP_LISTEN = '0A';
 

@@ -1,5 +1,5 @@
 // The status document in Prometheus' text exposition format (version 0.0.4).
-import type { Counters } from '../gateway/meter';
+import type { Counters } from '../runtime/meter';
 import type { DaemonStatus } from './snapshot';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -1,6 +1,6 @@
 // The status document: what /sluice-status answers, as JSON (schema in docs/status.md) or Prometheus text.
-import { formatAddress, type ListenAddress } from '../gateway/address';
-import { addCounters, emptyCounters, LATENCY_BUCKETS, type Counters } from '../gateway/meter';
+import { formatAddress, type ListenAddress } from '../common/address';
+import { addCounters, emptyCounters, LATENCY_BUCKETS, type Counters } from '../runtime/meter';
 import { listenQueues } from './listen-queue';
 
 export type WorkerState = 'starting' | 'serving' | 'retiring';

@@ -32,7 +32,7 @@ import {
   stdinRecords,
   streamEndRecord,
 } from '../../src/fastcgi/writer';
-import { DEFAULT_LIMITS } from '../../src/limits';
+import { DEFAULT_LIMITS } from '../../src/runtime/limits';
 import { forEachSplit, seededRandom, type SplitOptions } from '../helpers/split';
 import { parse, Recorder, type Event, type Hooks } from './recorder';
 import { hex, latin1, rec, recordBoundaries, recordSlices } from './vectors';
@@ -374,13 +374,13 @@ describe('limits', () => {
     expect(parser.highWaterMark).toBe(0);
   });
 
-  test('the default limit is DEFAULT_LIMITS.fcgiMaxParamsBytes', () => {
+  test('the default limit is DEFAULT_LIMITS.maxParamsBytes', () => {
     const parser = new RecordParser(new Recorder());
-    expect(parser.maxParamsBytes).toBe(DEFAULT_LIMITS.fcgiMaxParamsBytes);
-    expect(parser.maxRequestsPerConnection).toBe(DEFAULT_LIMITS.fcgiMaxRequestsPerConnection);
+    expect(parser.maxParamsBytes).toBe(DEFAULT_LIMITS.maxParamsBytes);
+    expect(parser.maxConnRequests).toBe(DEFAULT_LIMITS.maxConnRequests);
   });
 
-  test('requests over maxRequestsPerConnection are overloaded and their records ignored', () => {
+  test('requests over maxConnRequests are overloaded and their records ignored', () => {
     const bytes = all(
       begin(1),
       begin(2),
@@ -397,9 +397,9 @@ describe('limits', () => {
         ['overloaded', 3, FCGI_RESPONDER, false],
         ['params', 1, ['A', '1']],
       ],
-      { options: { maxRequestsPerConnection: 2 } },
+      { options: { maxConnRequests: 2 } },
     );
-    const { parser } = parse([bytes], { maxRequestsPerConnection: 2 });
+    const { parser } = parse([bytes], { maxConnRequests: 2 });
     expect(parser.isActive(3)).toBe(false);
     expect(parser.activeRequests).toBe(2);
   });
@@ -415,12 +415,12 @@ describe('limits', () => {
         ['overloaded', 3, FCGI_RESPONDER, true],
         ['overloaded', 4, FCGI_RESPONDER, true],
       ],
-      { options: { maxRequestsPerConnection: 1 }, hooks: { doneAfter: ['error'] } },
+      { options: { maxConnRequests: 1 }, hooks: { doneAfter: ['error'] } },
     );
   });
 
   test('options are validated', () => {
-    expect(() => new RecordParser(new Recorder(), { maxRequestsPerConnection: 0 })).toThrow(RangeError);
+    expect(() => new RecordParser(new Recorder(), { maxConnRequests: 0 })).toThrow(RangeError);
     expect(() => new RecordParser(new Recorder(), { maxParamsBytes: -1 })).toThrow(RangeError);
     expect(() => new RecordParser(new Recorder(), { maxParamsBytes: NaN })).toThrow(RangeError);
   });

@@ -1,7 +1,7 @@
 // The fault suite: every scenario in scenarios.ts against a daemon serving alone and one with two
 // workers, normal traffic going on throughout. Short by default; `npm run faults` runs the full
 // counts and writes the figures (docs/security.md, "Fault injection").
-import { openFileLimit } from '../../src/gateway/descriptors';
+import { openFileLimit } from '../../src/process/descriptors';
 import {
   baselineOf,
   FULL,

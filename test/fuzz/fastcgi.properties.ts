@@ -25,7 +25,7 @@ import {
 import { FASTCGI_ERROR_CODES } from '../../src/fastcgi/errors';
 import { encodePairs } from '../../src/fastcgi/pairs';
 import type { RecordParserOptions } from '../../src/fastcgi/parser';
-import { DEFAULT_LIMITS } from '../../src/limits';
+import { DEFAULT_LIMITS } from '../../src/runtime/limits';
 import {
   appendEvent,
   parse,
@@ -256,7 +256,7 @@ const validConnection: fc.Arbitrary<ConnectionCase> = fc
       bytes: Buffer.concat(wire.map((r) => r.bytes)),
       expected,
       options: {
-        maxRequestsPerConnection: requestSlack === null ? undefined : concurrency + requestSlack,
+        maxConnRequests: requestSlack === null ? undefined : concurrency + requestSlack,
         maxParamsBytes: paramsSlack === null ? undefined : paramsBytes + paramsSlack,
       },
       hooks: connectionHooks,
@@ -285,8 +285,8 @@ function longestGetValues(stream: Buffer): number {
  * maxParamsBytes, plus the one record being read, a header or a GET_VALUES, which is read whole.
  */
 function highWaterBound(bytes: Buffer, options: RecordParserOptions): number {
-  const requests = options.maxRequestsPerConnection ?? DEFAULT_LIMITS.fcgiMaxRequestsPerConnection;
-  const params = options.maxParamsBytes ?? DEFAULT_LIMITS.fcgiMaxParamsBytes;
+  const requests = options.maxConnRequests ?? DEFAULT_LIMITS.maxConnRequests;
+  const params = options.maxParamsBytes ?? DEFAULT_LIMITS.maxParamsBytes;
   return requests * params + Math.max(FCGI_HEADER_LEN, longestGetValues(bytes));
 }
 
@@ -326,7 +326,7 @@ function validHolds(highWater: HighWater): (input: [ConnectionCase, Chunking]) =
 /** Limits from the defaults down to small enough that many inputs break them. */
 const anyOptions: fc.Arbitrary<RecordParserOptions> = fc.record({
   maxParamsBytes: fc.oneof(fc.constant(undefined), fc.nat(300)),
-  maxRequestsPerConnection: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 4 })),
+  maxConnRequests: fc.oneof(fc.constant(undefined), fc.integer({ min: 1, max: 4 })),
 });
 
 /** Events after which the sink ends a request; only whole events, so every cut sees the same calls. */

@@ -2,7 +2,7 @@
 // ends in an ScgiProtocolError, the same for every cut, without buffering past maxHeaderBytes.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_LIMITS } from '../../src/limits';
+import { DEFAULT_LIMITS } from '../../src/runtime/limits';
 import { SCGI_ERROR_STATUS } from '../../src/scgi/errors';
 import type { HeaderPairs, ScgiParserOptions } from '../../src/scgi/parser';
 import { serializeScgiHeaders } from '../../src/scgi/serializer';
@@ -110,7 +110,7 @@ function noViolations(result: Run): void {
 
 /** Checks the parser's mark against maxHeaderBytes and notes it for the report. */
 function withinLimit(highWater: HighWater, result: Run, options: ScgiParserOptions): void {
-  const bound = options.maxHeaderBytes ?? DEFAULT_LIMITS.scgiMaxHeaderBytes;
+  const bound = options.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
   const mark = result.parser.highWaterMark;
   assert.ok(highWater.note(mark, bound), `high-water mark ${mark} over maxHeaderBytes ${bound}`);
 }

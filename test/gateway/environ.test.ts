@@ -8,12 +8,12 @@ import {
   isHttps,
   normalizePath,
   onRequestAbort,
-  percentDecode,
   type CgiVariables,
   type RequestContext,
 } from '../../src/gateway/environ';
 import { Cancellation } from '../../src/gateway/cancellation';
-import { VERSION } from '../../src/version';
+import { percentDecode } from '../../src/common/latin1';
+import { VERSION } from '../../src/common/version';
 import { silentLog, variableList } from '../helpers/gateway';
 
 /** A request's variables with REQUEST_METHOD preset; `extra` pairs are appended in order (repeats allowed). */

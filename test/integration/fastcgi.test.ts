@@ -381,7 +381,7 @@ describe('multiplexing', () => {
       expect(elapsed).toBeLessThan(1000);
       await new Promise((r) => setTimeout(r, 100));
       const peakAt10 = Math.max(peak, residentBytes(daemon.pid));
-      // Bound: baseline + 2 × 1 MiB (limits.fcgiStdinMemoryBytes, the spool's memory cap, for A and
+      // Bound: baseline + 2 × 1 MiB (limits.bodyMemoryBytes, the spool's memory cap, for A and
       // B) + 40 MB slack for socket buffers, V8 heap growth and garbage not yet collected.
       expect(peakAt10).toBeLessThanOrEqual(baseline + 2 * MiB + 40e6);
 

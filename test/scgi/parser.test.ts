@@ -1,7 +1,7 @@
 // ScgiParser against byte vectors, each fed whole, split at every offset, and one byte at a time.
 import { isDeepStrictEqual } from 'node:util';
 import { ProtocolError, SluiceError } from '../../src/errors';
-import { DEFAULT_LIMITS } from '../../src/limits';
+import { DEFAULT_LIMITS } from '../../src/runtime/limits';
 import { SCGI_ERROR_STATUS, ScgiProtocolError, type ScgiErrorCode } from '../../src/scgi/errors';
 import { ScgiParser, type HeaderPairs, type ScgiParserOptions } from '../../src/scgi/parser';
 import { Recorder, run, type Event, type Run } from './recorder';
@@ -264,7 +264,7 @@ const malformed: Row[] = [
   // ERR_SCGI_HEADER_TOO_LARGE
   {
     name: 'length one over the default 1 MiB',
-    bytes: bytes(`${DEFAULT_LIMITS.scgiMaxHeaderBytes + 1}:`),
+    bytes: bytes(`${DEFAULT_LIMITS.maxHeaderBytes + 1}:`),
     expected: [error('ERR_SCGI_HEADER_TOO_LARGE', 413)],
   },
   {

@@ -1,0 +1,121 @@
+// One serving process (the only one, or a worker): logger, app, meter, listeners; bound before the app loads.
+import { Daemon, type DaemonOptions, type HandOff, type ListenerSpec } from './daemon';
+import { peerFilter, statusPeerFilter } from '../common/allow';
+import { AccessLog } from './access-log';
+import type { ListenAddress } from '../common/address';
+import type { ServeContext } from '../runtime/context';
+import type { SocketOptions } from './listen';
+import { createLogger, type Logger } from './logger';
+import { Meter } from '../runtime/meter';
+import type { App } from '../gateway/types';
+import { loadApp, parseAppSpec } from './load-app';
+import { catchErrors } from '../middleware/catch-errors';
+import { limitsOf, type ServeOptions } from '../settings/options';
+import { withDaemonPaths, type StatusSource } from '../status/endpoint';
+import { dropPrivileges, groupId, userId } from './users';
+
+export interface ServingRole {
+  /** Worker slot, 0 for a process serving alone. */
+  readonly slot: number;
+  readonly multiprocess: boolean;
+  /** Other processes listen on the same addresses (node:cluster). */
+  readonly shared: boolean;
+  /** Fresh copies of the listening sockets from the process holding them (see DaemonOptions). */
+  readonly reacquire: DaemonOptions['reacquire'];
+  readonly status: (self: Serving) => StatusSource;
+}
+
+export interface Serving {
+  readonly log: Logger;
+  readonly meter: Meter;
+  readonly daemon: Daemon;
+  readonly bound: readonly ListenAddress[];
+  /** Stops (or, with `handOff`, retires) and closes the access log. */
+  close(drainTimeout: number, handOff?: HandOff): Promise<void>;
+}
+
+type MutableContext = { -readonly [K in keyof ServeContext]: ServeContext[K] };
+
+/** How socket files are made (--socket-mode/-owner/-group) and the listen backlog. */
+export function socketOptionsOf(options: ServeOptions, shared: boolean): SocketOptions {
+  return {
+    mode: options.socketMode,
+    uid: options.socketOwner === undefined ? undefined : userId(options.socketOwner),
+    gid: options.socketGroup === undefined ? undefined : groupId(options.socketGroup),
+    backlog: options.listenBacklog,
+    shared,
+  };
+}
+
+/**
+ * Binds the listeners, gives up root (--user/--group), and only then loads the app: app code never
+ * runs with the privileges that bound a port below 1024. A request arriving meanwhile waits for it.
+ */
+export async function startServing(
+  options: ServeOptions,
+  listeners: readonly ListenerSpec[],
+  role: ServingRole,
+): Promise<Serving> {
+  const baseLog = createLogger({ level: options.logLevel, pretty: options.pretty, file: options.logFile });
+  const log = role.slot === 0 ? baseLog : baseLog.child({ worker: role.slot });
+  const accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog, role.slot);
+  const meter = new Meter({ log, accessLog, slowMs: options.slowLogMs ?? Infinity });
+  let loaded: () => void = () => undefined;
+  let failed: (error: unknown) => void = () => undefined;
+  const appReady = new Promise<void>((resolve, reject) => {
+    loaded = resolve;
+    failed = reject;
+  });
+  appReady.catch(() => undefined);
+  // Replaced once the app is loaded: only requests that arrive before that take this detour.
+  const waitFor =
+    (context: ServeContext): App =>
+    (environ, start) =>
+      appReady.then(() => context.app(environ, start));
+  const base = {
+    log,
+    limits: limitsOf(options),
+    environ: { mount: options.mount },
+    multiprocess: role.multiprocess,
+    load: meter,
+  };
+  const trusted: MutableContext = { ...base, app: () => [] };
+  const untrusted: MutableContext = { ...base, app: () => [] };
+  trusted.app = waitFor(trusted);
+  untrusted.app = waitFor(untrusted);
+  const allowSpecs = options.allow.length > 0 ? options.allow : [process.env.FCGI_WEB_SERVER_ADDRS ?? ''];
+  const daemon = new Daemon({
+    context: trusted,
+    untrustedContext: untrusted,
+    trusted: statusPeerFilter(options.statusAllow),
+    listeners,
+    sockets: socketOptionsOf(options, role.shared),
+    allow: allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs),
+    reacquire: role.reacquire,
+  });
+  const serving: Serving = {
+    log,
+    meter,
+    daemon,
+    bound: [],
+    async close(drainTimeout, handOff) {
+      await daemon.stop(drainTimeout, handOff);
+      await accessLog?.close();
+    },
+  };
+  try {
+    (serving as { bound: readonly ListenAddress[] }).bound = await daemon.start();
+    dropPrivileges(options.user, options.group);
+    const loadedApp = await loadApp(parseAppSpec(options.app!), { interface: options.interface, log });
+    const app = options.debug ? catchErrors({ debug: true })(loadedApp) : loadedApp;
+    const status = role.status(serving);
+    trusted.app = withDaemonPaths(app, options, true, status);
+    untrusted.app = withDaemonPaths(app, options, false, status);
+    loaded();
+  } catch (error) {
+    failed(error);
+    await serving.close(0);
+    throw error;
+  }
+  return serving;
+}

@@ -1,0 +1,63 @@
+// `--config sluice.json`: the long flags in camelCase as keys, each value checked like the flag's.
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors';
+import { BadValue, optionSpec, type GivenOptions } from './options';
+
+/** Reads and checks a config file; every error names the file, the key and the value. */
+export function readConfigFile(path: string): GivenOptions {
+  let source: string;
+  try {
+    source = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      'ERR_CONFIG_READ',
+      `cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(source);
+  } catch (error) {
+    throw new UsageError('ERR_CONFIG_SYNTAX', `${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new UsageError('ERR_CONFIG_SYNTAX', `${path} must hold a JSON object of settings`);
+  }
+  return checkConfig(data as Record<string, unknown>, path);
+}
+
+/** Checks parsed settings; `where` prefixes every error message. */
+export function checkConfig(data: Record<string, unknown>, where: string): GivenOptions {
+  const given: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (key === 'app') {
+      if (typeof value !== 'string' || value === '')
+        throw badValue(where, key, value, 'expected a module path');
+      given.app = value;
+      continue;
+    }
+    const spec = optionSpec(key);
+    if (spec === undefined) {
+      throw new UsageError(
+        'ERR_CONFIG_KEY',
+        `${where}: unknown key ${JSON.stringify(key)} (keys are the long flags in camelCase, such as "maxRequests", and "app")`,
+      );
+    }
+    try {
+      if (spec.list) {
+        const items = Array.isArray(value) ? value : [value];
+        given[key] = items.map((item) => spec.parse(item));
+      } else {
+        given[key] = spec.parse(value);
+      }
+    } catch (error) {
+      if (!(error instanceof BadValue)) throw error;
+      throw badValue(where, key, value, error.message);
+    }
+  }
+  return given as GivenOptions;
+}
+
+function badValue(where: string, key: string, value: unknown, why: string): UsageError {
+  return new UsageError('ERR_CONFIG_VALUE', `${where}: ${key}: ${why}, got ${JSON.stringify(value)}`);
+}

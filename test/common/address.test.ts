@@ -1,0 +1,77 @@
+// parseAddress and formatAddress: listener addresses as users write them.
+import { UsageError } from '../../src/errors';
+import { formatAddress, parseAddress, type ListenAddress } from '../../src/common/address';
+
+describe('parseAddress', () => {
+  const valid: Array<[string, ListenAddress]> = [
+    ['unix:/run/sluice.sock', { kind: 'unix', path: '/run/sluice.sock' }],
+    ['unix:relative.sock', { kind: 'unix', path: 'relative.sock' }],
+    ['/run/sluice.sock', { kind: 'unix', path: '/run/sluice.sock' }],
+    ['./sluice.sock', { kind: 'unix', path: './sluice.sock' }],
+    ['/tmp/with:colon.sock', { kind: 'unix', path: '/tmp/with:colon.sock' }],
+    ['127.0.0.1:4000', { kind: 'tcp', host: '127.0.0.1', port: 4000 }],
+    ['localhost:9000', { kind: 'tcp', host: 'localhost', port: 9000 }],
+    ['0.0.0.0:80', { kind: 'tcp', host: '0.0.0.0', port: 80 }],
+    [':8080', { kind: 'tcp', host: '127.0.0.1', port: 8080 }],
+    [':0', { kind: 'tcp', host: '127.0.0.1', port: 0 }],
+    ['host:65535', { kind: 'tcp', host: 'host', port: 65535 }],
+    ['[::1]:8080', { kind: 'tcp', host: '::1', port: 8080 }],
+    ['[::]:9000', { kind: 'tcp', host: '::', port: 9000 }],
+    ['[fe80::1%eth0]:80', { kind: 'tcp', host: 'fe80::1%eth0', port: 80 }],
+  ];
+
+  test.each(valid)('%j', (spec, address) => {
+    expect(parseAddress(spec)).toEqual(address);
+  });
+
+  const invalid: Array<[string, string]> = [
+    ['no port', 'localhost'],
+    ['empty', ''],
+    ['empty port', 'localhost:'],
+    ['colon alone', ':'],
+    ['port above 65535', 'host:65536'],
+    ['port of six digits', 'host:100000'],
+    ['negative port', 'host:-1'],
+    ['signed port', 'host:+80'],
+    ['port with letters', 'host:80a'],
+    ['named port', 'host:http'],
+    ['port with space', 'host: 80'],
+    ['unbracketed IPv6', '::1:8080'],
+    ['unbracketed IPv6, full', 'fe80::1:80'],
+    ['bracketed IPv6 without port', '[::1]'],
+    ['bracketed IPv6 with empty port', '[::1]:'],
+    ['empty unix path', 'unix:'],
+  ];
+
+  test.each(invalid)('%s (%j): ERR_USAGE_ADDRESS', (_name, spec) => {
+    let error: unknown;
+    try {
+      parseAddress(spec);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error).toMatchObject({ code: 'ERR_USAGE_ADDRESS' });
+  });
+});
+
+describe('formatAddress', () => {
+  const cases: Array<[ListenAddress, string]> = [
+    [{ kind: 'unix', path: '/run/sluice.sock' }, 'unix:/run/sluice.sock'],
+    [{ kind: 'tcp', host: '127.0.0.1', port: 4000 }, '127.0.0.1:4000'],
+    [{ kind: 'tcp', host: 'localhost', port: 80 }, 'localhost:80'],
+    [{ kind: 'tcp', host: '::1', port: 8080 }, '[::1]:8080'],
+  ];
+
+  test.each(cases)('%j is %j', (address, text) => {
+    expect(formatAddress(address)).toBe(text);
+  });
+
+  test.each(['unix:/a/b.sock', '/a/b.sock', '10.0.0.1:1', ':4000', '[::1]:8080', '[2001:db8::2]:443'])(
+    '%j parses back to the same address',
+    (spec) => {
+      const address = parseAddress(spec);
+      expect(parseAddress(formatAddress(address))).toEqual(address);
+    },
+  );
+});
