@@ -32,12 +32,33 @@ export function buildCgiVariables(list: VariableList, options: EnvironOptions): 
   if (!vars.REQUEST_METHOD) {
     throw new ProtocolError('ERR_CGI_NO_METHOD', 'REQUEST_METHOD missing', 400);
   }
+  const length = vars.CONTENT_LENGTH;
+  if (length !== undefined && !LENGTH_DIGITS.test(length)) unknownLength(vars, length);
   vars.QUERY_STRING ??= '';
   vars.SERVER_PROTOCOL ??= 'HTTP/1.0';
   if (vars.PATH_INFO === undefined) derivePaths(vars, options.mount);
   vars.SCRIPT_NAME ??= '';
   vars.REQUEST_URI ??= rebuildRequestUri(vars);
   return vars;
+}
+
+const LENGTH_DIGITS = /^\d{1,15}$/;
+
+/**
+ * CONTENT_LENGTH empty (nginx for a GET, or for a chunked body with request buffering off) or `-1`
+ * (Caddy for a chunked upload) means the length is unknown: the body runs to where the protocol
+ * ends it, and the app sees no CONTENT_LENGTH. Left in place as undefined rather than deleted, so the
+ * environ keeps the shape its literal was compiled with. Anything else but digits is refused.
+ */
+function unknownLength(vars: CgiVariables, length: string): void {
+  if (length !== '' && length !== '-1') {
+    throw new ProtocolError(
+      'ERR_CGI_BAD_LENGTH',
+      `CONTENT_LENGTH is not a number: ${JSON.stringify(length.slice(0, 40))}`,
+      400,
+    );
+  }
+  (vars as Record<string, string | undefined>).CONTENT_LENGTH = undefined;
 }
 
 function mergeVariables(list: VariableList): CgiVariables {
@@ -141,7 +162,7 @@ function encodeLatin1Path(path: string): string {
 export function declaredLength(vars: CgiVariables, name: string): number | null {
   const value = vars[name];
   if (value === undefined || value === '') return null;
-  if (!/^\d{1,15}$/.test(value)) {
+  if (!LENGTH_DIGITS.test(value)) {
     throw new ProtocolError(
       'ERR_CGI_BAD_LENGTH',
       `${name} is not a number: ${JSON.stringify(value.slice(0, 40))}`,

@@ -19,6 +19,11 @@ export interface Limits {
   readonly maxConnRequests: number;
   /** FastCGI: STDIN bytes buffered in memory per multiplexed request before spilling to a file. */
   readonly bodyMemoryBytes: number;
+  /**
+   * Body bytes all spools of this process may hold in temporary files at once; a request that would
+   * go over is refused with a 503 and the rest of its body discarded.
+   */
+  readonly spoolMaxBytes: number;
   /** Unread request bytes discarded after a response before the connection is closed anyway. */
   readonly lingerBytes: number;
   /** Milliseconds spent draining unread request bytes before closing anyway. */
@@ -46,6 +51,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxParamsBytes: MiB,
   maxConnRequests: 256,
   bodyMemoryBytes: MiB,
+  spoolMaxBytes: 1024 * MiB,
   lingerBytes: 4 * MiB,
   lingerTimeout: 5_000,
   headerTimeout: 30_000,
