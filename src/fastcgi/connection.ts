@@ -11,7 +11,6 @@ import {
   FCGI_MAX_REQS,
   FCGI_MPXS_CONNS,
   FCGI_OVERLOADED,
-  FCGI_REQUEST_COMPLETE,
   FCGI_RESPONDER,
   FCGI_UNKNOWN_ROLE,
   type Role,
@@ -100,10 +99,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
-      for (const request of this.requests.values()) {
-        request.connectionClosed();
-        this.context.load.finished(request);
-      }
+      for (const request of this.requests.values()) request.connectionClosed();
       this.requests.clear();
       onClose();
     });
@@ -123,17 +119,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       this.refuse(requestId, FCGI_UNKNOWN_ROLE, keepConn);
       return;
     }
-    const load = this.context.load;
-    if (load.active >= this.context.limits.maxConcurrent) {
-      load.overloaded++;
-      this.log.warn({ fcgiId: requestId, active: load.active }, 'too many requests in flight: overloaded');
-      this.parser.requestDone(requestId);
-      // HAProxy closes a multiplexed connection on FCGI_OVERLOADED, failing every other request on it;
-      // there the 503 alone says it.
-      this.refuse(requestId, this.shared ? FCGI_REQUEST_COMPLETE : FCGI_OVERLOADED, keepConn, 503);
-      return;
-    }
-    load.active++;
+    // Admission waits for PARAMS: the ping and status paths are served even at --max-concurrent.
     this.requests.set(requestId, new FastCgiRequest(requestId, role as Role, keepConn, this, this.log));
     if (this.requests.size > 1) this.markShared();
   }
@@ -261,12 +247,11 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   ended(request: FastCgiRequest, closeConnection: boolean): void {
     if (this.requests.get(request.id) !== request) return;
     this.requests.delete(request.id);
-    const now = this.context.load.finished(request);
     this.parser.requestDone(request.id);
     if (this.lastWriter === request) this.lastWriter = null;
     if (closeConnection) this.closing = true;
     if (this.requests.size === 0) {
-      this.idleSince = now;
+      this.idleSince = performance.now();
       if (this.closing) {
         this.drainAndClose();
         return;
@@ -283,7 +268,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     if (this.draining) return;
     const limits = this.context.limits;
     if (this.requests.size > 0) {
-      for (const request of this.requests.values()) request.expire(now, limits);
+      for (const request of this.requests.values()) request.expire(now);
       return;
     }
     // Half a record waiting for its rest is a slow sender, not an idle connection; so is one that

@@ -1,30 +1,16 @@
-// One FastCGI request: its environ and body streams, and its response as STDOUT/STDERR/END_REQUEST records.
-import { performance } from 'node:perf_hooks';
-import type { Writable } from 'node:stream';
+// The FastCGI transport of one request id: its records in, its response out as STDOUT/STDERR/END_REQUEST records.
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
-import { BodySpool } from '../runtime/body-spool';
-import { Cancellation } from '../gateway/cancellation';
-import type { ServeContext } from '../runtime/context';
-import type { Limits } from '../runtime/limits';
-import { runApp } from '../gateway/driver';
-import {
-  buildCgiVariables,
-  createEnviron,
-  declaredLength,
-  type RequestContext,
-  type CgiVariables,
-  type VariableList,
-} from '../gateway/environ';
-import { errorsStream } from '../gateway/errors-stream';
-import { LazyBody, RequestBody, type BodySource } from '../gateway/input';
-import { nextRequestId, type MeteredRequest } from '../runtime/meter';
+import { declaredLength, type VariableList } from '../gateway/environ';
 import { plainResponse } from '../gateway/plain-response';
 import { headText, withContentLength, type ResponseHead } from '../gateway/response-head';
-import type { ResponseTransport } from '../gateway/transport';
+import { BodyFeed } from '../runtime/body-feed';
+import type { ServeContext } from '../runtime/context';
+import { ServerRequest, type Refusal, type RequestTransport } from '../runtime/request';
 import {
   FCGI_AUTHORIZER,
   FCGI_FILTER,
+  FCGI_OVERLOADED,
   FCGI_REQUEST_COMPLETE,
   FCGI_STDERR,
   FCGI_STDOUT,
@@ -51,77 +37,6 @@ const ROLE_NAMES: Record<Role, string> = { 1: 'RESPONDER', 2: 'AUTHORIZER', 3: '
 const HELD_STDERR_CAP = 64 * 1024;
 
 /**
- * One body stream of a request (STDIN, or DATA for a filter), fed either by pausing the socket or,
- * on a shared connection, through a spool. The spool and the app's stream are made on first use:
- * most requests have no body at all.
- */
-class BodyFeed implements BodySource {
-  readonly body: LazyBody;
-  private spool: BodySpool | null = null;
-  /** This feed paused the socket (the connection was not shared then). */
-  private pausedSocket = false;
-
-  constructor(
-    private readonly owner: RequestOwner,
-    private readonly memoryCap: number,
-    private readonly onError: (error: Error) => void,
-    expected: number | null,
-    onExcess: (bytes: number) => void,
-  ) {
-    this.body = new LazyBody(() => new RequestBody(this, expected, onExcess));
-  }
-
-  private get spooled(): BodySpool {
-    if (this.spool === null) {
-      // Spilling to the file must not fall behind the socket either: hold the connection for a disk write.
-      this.spool = new BodySpool(this.memoryCap, null, this.onError, (paused) =>
-        this.owner.pauseInput(paused),
-      );
-      this.spool.attach(this.body);
-    }
-    return this.spool;
-  }
-
-  push(chunk: Buffer): void {
-    this.spooled.push(chunk);
-  }
-
-  /** The front end ended the stream. */
-  finish(): void {
-    if (this.spool === null) this.body.finish();
-    else this.spool.finish();
-  }
-
-  /** The request is over: release what the spool holds. */
-  close(): void {
-    this.spool?.close();
-  }
-
-  pause(): void {
-    if (this.owner.multiplexing) {
-      this.spooled.pause();
-      return;
-    }
-    this.pausedSocket = true;
-    this.owner.pauseInput(true);
-  }
-
-  resume(): void {
-    this.spool?.resume();
-    this.pausedSocket = false;
-    this.owner.pauseInput(false);
-  }
-
-  /** The connection turned out to be shared: a paused socket would stall the others, so spool instead. */
-  becameShared(): void {
-    if (!this.pausedSocket) return;
-    this.pausedSocket = false;
-    this.spooled.pause();
-    this.owner.pauseInput(false);
-  }
-}
-
-/**
  * Body bytes copied into the head's STDOUT record. mod_authnz_fcgi keeps only the body bytes that
  * arrive in the same record as the end of the head, so a short body (an authorizer's 401 text)
  * travels with it; a long one goes in records of its own rather than being copied.
@@ -140,17 +55,12 @@ export function plainResponseRecords(requestId: number, code: number): Buffer[] 
   return [...headRecords(requestId, head, body), streamEndRecord(FCGI_STDOUT, requestId)];
 }
 
-export class FastCgiRequest implements ResponseTransport, RequestContext, MeteredRequest {
-  readonly cancellation = new Cancellation();
+export class FastCgiRequest implements RequestTransport {
   readonly protocol = 'fastcgi';
-  readonly requestId = nextRequestId();
-  readonly startedAt = performance.now();
-  status = 0;
-  aborted = false;
-  bytes = 0;
-  vars: CgiVariables | null = null;
+  /** The request itself; made at BEGIN_REQUEST, so --header-timeout counts from there. */
+  readonly request: ServerRequest;
   private requestLog: Logger | null = null;
-  private inputFeed: BodyFeed | null = null;
+  /** FCGI_DATA of a filter (spec §6.4): the file to filter, a second body. */
   private dataFeed: BodyFeed | null = null;
   private headSent = false;
   private heldStderr: Buffer[] = [];
@@ -165,181 +75,115 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
     readonly keepConn: boolean,
     private readonly owner: RequestOwner,
     private readonly connectionLog: Logger,
-  ) {}
-
-  // --- RequestContext: made on first use -----------------------------------------------------------
+  ) {
+    this.request = new ServerRequest(this, owner.context);
+  }
 
   get log(): Logger {
-    return (this.requestLog ??= this.connectionLog.child({ fcgiId: this.id, req: this.requestId }));
+    return (this.requestLog ??= this.connectionLog.child({ fcgiId: this.id, req: this.request.requestId }));
   }
 
-  get signal(): AbortSignal {
-    return this.cancellation.signal;
-  }
-
-  get input(): RequestBody {
-    return this.inputFeed!.body.stream;
-  }
-
-  get errors(): Writable {
-    return errorsStream((text) => this.stderr(text));
-  }
-
-  get multiprocess(): boolean {
-    return this.owner.context.multiprocess;
+  get sharedInput(): boolean {
+    return this.owner.multiplexing;
   }
 
   get finished(): boolean {
     return this.done;
   }
 
-  /** PARAMS ended: build the environ and start the app (without waiting for STDIN: haproxy #2499). */
+  /** PARAMS ended: start the request (without waiting for STDIN: haproxy #2499). */
   start(pairs: VariableList): void {
-    const context = this.owner.context;
-    let vars;
-    let expected: number | null;
-    let dataLength: number | null = null;
-    try {
-      vars = buildCgiVariables(pairs, context.environ);
+    this.request.start(pairs, {
       // Authorizers get no body (spec §6.3): Apache sends no STDIN at all.
-      expected = this.role === FCGI_AUTHORIZER ? 0 : declaredLength(vars, 'CONTENT_LENGTH');
-      if (this.role === FCGI_FILTER) dataLength = declaredLength(vars, 'FCGI_DATA_LENGTH');
-      if (expected !== null && expected > context.limits.maxBodyBytes) {
-        throw new ProtocolError(
-          'ERR_BODY_TOO_LARGE',
-          `CONTENT_LENGTH ${expected} exceeds the body limit`,
-          413,
-        );
-      }
-    } catch (error) {
-      this.refuse(error as ProtocolError);
-      return;
-    }
-    vars.FCGI_ROLE = ROLE_NAMES[this.role];
-    this.vars = vars;
-    this.inputFeed = this.feed(expected);
-    const environ = createEnviron(vars, this);
-    if (this.role === FCGI_FILTER) {
-      this.dataFeed = this.feed(dataLength);
-      environ['sluice.data'] = this.dataFeed.body.stream;
-    }
-    // A body of known length 0 is complete now: some front ends send no empty STDIN for it.
-    if (expected === 0) this.inputFeed.finish();
-    void runApp(context.app, environ, this);
+      noBody: this.role === FCGI_AUTHORIZER,
+      extend: (environ) => {
+        environ.FCGI_ROLE = ROLE_NAMES[this.role];
+        if (this.role === FCGI_FILTER)
+          environ['sluice.data'] = this.openData(environ.FCGI_DATA_LENGTH as string | undefined);
+      },
+    });
   }
 
-  private feed(expected: number | null): BodyFeed {
-    return new BodyFeed(
-      this.owner,
-      this.owner.context.limits.bodyMemoryBytes,
-      (error) => this.fail(error),
-      expected,
-      (bytes) => this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
-    );
+  private openData(length: string | undefined): unknown {
+    const context = this.owner.context;
+    this.dataFeed = new BodyFeed(this, {
+      expected: declaredLength({ FCGI_DATA_LENGTH: length ?? '' }, 'FCGI_DATA_LENGTH'),
+      memoryCap: context.limits.bodyMemoryBytes,
+      budget: context.spool,
+      full: () =>
+        this.request.protocolError(new ProtocolError('ERR_SPOOL_FULL', 'no room to spool the data', 503)),
+      failed: (error) =>
+        this.request.protocolError(
+          new ProtocolError('ERR_BODY_SPOOL', 'request data spool failed', 500, { cause: error }),
+        ),
+      excess: (bytes) => this.log.warn({ bytes }, 'discarded bytes sent after FCGI_DATA_LENGTH'),
+    });
+    return this.dataFeed.body.stream;
   }
 
   stdin(chunk: Buffer): void {
-    this.inputFeed?.push(chunk);
+    this.request.body(chunk);
   }
 
   stdinEnd(): void {
-    this.inputFeed?.finish();
+    this.request.bodyEnd();
   }
 
   dataChunk(chunk: Buffer): void {
-    this.dataFeed?.push(chunk);
+    if (!this.done) this.dataFeed?.push(chunk);
   }
 
   dataEnd(): void {
-    this.dataFeed?.finish();
+    if (!this.done) this.dataFeed?.finish();
   }
 
   /** ABORT_REQUEST (spec §5.4): stop the app and answer at once, without waiting for it. */
   abortByFrontEnd(): void {
     if (this.done) return;
     this.log.debug('aborted by the front end');
-    this.stopApp(new ProtocolError('ERR_FCGI_ABORTED', 'the front end aborted the request'));
+    this.request.abandon(new ProtocolError('ERR_FCGI_ABORTED', 'the front end aborted the request'));
+    this.closeData();
     this.finish([endRequestRecord(this.id, 0, FCGI_REQUEST_COMPLETE)], false);
   }
 
   /** The connection is gone: stop the app, write nothing more. */
   connectionClosed(): void {
-    if (this.done) return;
     this.done = true;
-    this.stopApp(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+    this.request.abandon(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+    this.closeData();
   }
 
   /** A protocol error that ends only this request. */
   protocolError(error: ProtocolError): void {
-    if (this.done) return;
-    if (this.inputFeed === null) {
-      this.refuse(error);
-      return;
-    }
-    this.log.warn({ code: error.code }, error.message);
-    this.stopApp(error);
-    if (this.headSent) this.abort(error);
-    else this.respondPlain(error.status ?? 400, 1);
+    this.request.protocolError(error);
   }
 
-  /** Ends the request if it ran past --header-timeout (PARAMS incomplete) or --request-timeout. */
-  expire(now: number, limits: Limits): void {
-    if (this.done) return;
-    const age = now - this.startedAt;
-    if (this.inputFeed === null) {
-      if (age <= limits.headerTimeout) return;
-      this.owner.context.load.timeouts++;
-      this.protocolError(
-        new ProtocolError('ERR_HEADER_TIMEOUT', 'PARAMS not received within --header-timeout', 408),
-      );
-    } else if (limits.requestTimeout > 0 && age > limits.requestTimeout) {
-      this.owner.context.load.timeouts++;
-      this.protocolError(
-        new ProtocolError('ERR_REQUEST_TIMEOUT', 'response not finished within --request-timeout', 504),
-      );
-    }
+  expire(now: number): void {
+    this.request.expire(now);
   }
 
-  private stopApp(reason: Error): void {
-    this.cancellation.abort();
-    this.inputFeed?.body.fail(reason);
-    this.dataFeed?.body.fail(reason);
-    this.inputFeed?.close();
-    this.dataFeed?.close();
-  }
-
-  private fail(error: Error): void {
-    this.log.error({ err: error }, 'request body spool failed');
-    this.protocolError(
-      new ProtocolError('ERR_BODY_SPOOL', 'request body spool failed', 500, { cause: error }),
-    );
-  }
-
-  /** Before the app ran: answer the error's status and end the request. */
-  private refuse(error: ProtocolError): void {
-    this.log.warn({ code: error.code, status: error.status }, error.message);
-    this.respondPlain(error.status ?? 400, 1);
-  }
-
-  private respondPlain(code: number, appStatus: number): void {
-    this.headSent = true;
-    this.status = code;
-    this.finish(
-      [...plainResponseRecords(this.id, code), endRequestRecord(this.id, appStatus, FCGI_REQUEST_COMPLETE)],
-      false,
-    );
-  }
-
-  /** See {@link BodyFeed.becameShared}. */
+  /** The connection turned out to be shared: see {@link BodyFeed.becameShared}. */
   becameShared(): void {
-    this.inputFeed?.becameShared();
+    this.request.becameShared();
     this.dataFeed?.becameShared();
+  }
+
+  pauseInput(paused: boolean): void {
+    this.owner.pauseInput(paused);
+  }
+
+  private closeData(): void {
+    if (this.dataFeed === null) return;
+    if (!this.dataFeed.body.settled) {
+      this.dataFeed.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the request ended'));
+    }
+    this.dataFeed.close();
   }
 
   // --- sluice.errors -----------------------------------------------------------------------------
 
   /** STDERR before the head can turn into a 502 at some front ends (haproxy #743): hold it until then. */
-  private stderr(text: Buffer): void {
+  errorText(text: Buffer): void {
     if (this.done) {
       this.log.warn({ appErrors: text.toString() }, 'sluice.errors written after the response ended');
       return;
@@ -364,14 +208,12 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
     this.heldStderrBytes = 0;
   }
 
-  // --- ResponseTransport -------------------------------------------------------------------------
+  // --- the response ------------------------------------------------------------------------------
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
-    const head = withContentLength(response, bodyLength);
     if (this.done) return undefined;
+    const head = withContentLength(response, bodyLength);
     this.headSent = true;
-    this.status = head.code;
-    if (first !== null) this.bytes += first.length;
     const records = headRecords(this.id, head, first);
     this.takeHeldStderr(records);
     return this.owner.write(records, this);
@@ -379,16 +221,27 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
 
   sendBody(chunk: Buffer): Promise<void> | undefined {
     if (this.done) return undefined;
-    this.bytes += chunk.length;
     return this.owner.write(stdoutRecords(this.id, chunk), this);
   }
 
-  end(): void {
+  /**
+   * The response is complete. A refusal ends with appStatus 1; an overloaded one with FCGI_OVERLOADED,
+   * except on a multiplexed connection: HAProxy closes it on FCGI_OVERLOADED, failing every other
+   * request on it, so there the 503 alone says it. Front ends ignore the protocol status anyway
+   * (Apache would show an empty 200, nginx a 502) but pass the 503 on.
+   */
+  end(refusal?: Refusal): void {
     if (this.done) return;
     const records = [streamEndRecord(FCGI_STDOUT, this.id)];
     this.takeHeldStderr(records);
     if (this.stderrSent) records.push(streamEndRecord(FCGI_STDERR, this.id));
-    records.push(endRequestRecord(this.id, 0, FCGI_REQUEST_COMPLETE));
+    if (refusal === 'overloaded') {
+      const status = this.owner.multiplexing ? FCGI_REQUEST_COMPLETE : FCGI_OVERLOADED;
+      records.push(endRequestRecord(this.id, 0, status));
+    } else {
+      records.push(endRequestRecord(this.id, refusal === 'refused' ? 1 : 0, FCGI_REQUEST_COMPLETE));
+    }
+    this.closeData();
     this.finish(records, false);
   }
 
@@ -401,19 +254,17 @@ export class FastCgiRequest implements ResponseTransport, RequestContext, Metere
    */
   abort(error: Error): void {
     if (this.done) return;
-    this.aborted = true;
     const code = (error as ProtocolError).code ?? 'ERR_APP';
     const records = this.owner.multiplexing ? [streamEndRecord(FCGI_STDOUT, this.id)] : [];
     records.push(...stderrRecords(this.id, Buffer.from(`sluice: response aborted (${code})\n`)));
     records.push(endRequestRecord(this.id, 1, FCGI_REQUEST_COMPLETE));
+    this.closeData();
     this.finish(records, !this.owner.multiplexing);
   }
 
   private finish(records: Buffer[], closeConnection: boolean): void {
     void this.owner.write(records, this);
     this.done = true;
-    this.inputFeed?.close();
-    this.dataFeed?.close();
     this.owner.ended(this, closeConnection || !this.keepConn);
   }
 }

@@ -2,44 +2,27 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ProtocolError } from '../errors';
-import { Cancellation } from '../gateway/cancellation';
-import type { ServeContext } from '../runtime/context';
-import { runApp } from '../gateway/driver';
-import { buildCgiVariables, createEnviron } from '../gateway/environ';
-import { errorsStream } from '../gateway/errors-stream';
-import { plainResponse } from '../gateway/plain-response';
-import { withContentLength, type ResponseHead } from '../gateway/response-head';
-import type { ResponseTransport } from '../gateway/transport';
 import { VERSION } from '../common/version';
+import { ProtocolError } from '../errors';
+import { withContentLength, type ResponseHead } from '../gateway/response-head';
+import type { ServeContext, TrackedConnection } from '../runtime/context';
+import { ServerRequest, type RequestTransport } from '../runtime/request';
 
-let nextRequestId = 0;
-
-/** Serves one HTTP request through the app, like wsgiref's simple_server: for development only. */
-export function serveHttp(req: IncomingMessage, res: ServerResponse, context: ServeContext): void {
-  const log = context.log.child({ protocol: 'http', req: ++nextRequestId });
-  let vars;
-  try {
-    vars = buildCgiVariables(httpVariables(req), context.environ);
-  } catch (error) {
-    const { head, body } = plainResponse((error as ProtocolError).status ?? 400);
-    log.warn({ code: (error as ProtocolError).code }, (error as Error).message);
-    res.writeHead(head.code, flatHeaders(head)).end(body);
-    return;
-  }
-  const transport = new HttpTransport(req, res, log);
-  const environ = createEnviron(vars, {
-    input: req,
-    errors: errorsStream((text) => log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors')),
-    get signal() {
-      return transport.cancellation.signal;
-    },
-    cancellation: transport.cancellation,
-    protocol: 'http',
-    log,
-    multiprocess: context.multiprocess,
-  });
-  void runApp(context.app, environ, transport);
+/**
+ * Serves one HTTP request through the app, like wsgiref's simple_server: for development only.
+ * Node parses the request (its headersTimeout and maxHeaderSize are the daemon's --header-timeout and
+ * --max-header-bytes); everything after the head goes through the same request core as SCGI and
+ * FastCGI. The returned exchange is tracked by the daemon for --request-timeout and its stop.
+ */
+export function serveHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: ServeContext,
+  onClose: () => void,
+): TrackedConnection {
+  const exchange = new HttpExchange(req, res, context, onClose);
+  exchange.request.start(httpVariables(req));
+  return exchange;
 }
 
 /** The CGI variables (RFC 3875 §4.1) a front end would send for this request. */
@@ -76,19 +59,46 @@ function flatHeaders(head: ResponseHead): string[] {
   return flat;
 }
 
-/** Maps the gateway's response onto Node's ServerResponse. */
-class HttpTransport implements ResponseTransport {
-  readonly cancellation = new Cancellation();
+/** The HTTP transport: the request's body from Node's IncomingMessage, its response onto ServerResponse. */
+class HttpExchange implements RequestTransport, TrackedConnection {
+  readonly protocol = 'http';
+  /** One request per exchange: a slow reader pauses Node's stream. */
+  readonly sharedInput = false;
+  readonly request: ServerRequest;
+  private requestLog: Logger | null = null;
 
   constructor(
-    req: IncomingMessage,
+    private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
-    readonly log: Logger,
+    private readonly context: ServeContext,
+    onClose: () => void,
   ) {
-    res.on('close', () => {
-      if (!res.writableFinished) this.cancellation.abort();
-    });
+    this.request = new ServerRequest(this, context);
+    req.on('data', (chunk: Buffer) => this.request.body(chunk));
+    req.on('end', () => this.request.bodyEnd());
     req.on('error', () => undefined);
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        this.request.abandon(new ProtocolError('ERR_CONNECTION_CLOSED', 'the client closed the connection'));
+      }
+      onClose();
+    });
+  }
+
+  get log(): Logger {
+    return (this.requestLog ??= this.context.log.child({
+      protocol: 'http',
+      req: this.request.requestId,
+    }));
+  }
+
+  pauseInput(paused: boolean): void {
+    if (paused) this.req.pause();
+    else this.req.resume();
+  }
+
+  errorText(text: Buffer): void {
+    this.log.error({ appErrors: text.toString() }, 'app wrote to sluice.errors');
   }
 
   sendHead(response: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
@@ -117,4 +127,19 @@ class HttpTransport implements ResponseTransport {
   abort(): void {
     this.res.destroy();
   }
+
+  // --- TrackedConnection -----------------------------------------------------------------------
+
+  expire(now: number): void {
+    this.request.expire(now);
+  }
+
+  /** Node's server closes its idle keep-alive connections itself; a request in flight is let finish. */
+  shutdown(): void {}
+
+  destroy(): void {
+    this.res.destroy();
+  }
+
+  retire(): void {}
 }

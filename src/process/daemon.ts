@@ -219,8 +219,16 @@ export class Daemon {
   private createServer(protocol: ListenerProtocol): net.Server {
     const limits = this.options.context.limits;
     if (protocol === 'http') {
-      const server = http.createServer((req, res) =>
-        serveHttp(req, res, this.contextFor(req.socket.remoteAddress)),
+      const server = http.createServer(
+        // Node parses the head: the same limits as the other listeners' parsers, and no timeout of
+        // its own past the head (--request-timeout is the request core's).
+        { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headerTimeout, requestTimeout: 0 },
+        (req, res) => {
+          const exchange = serveHttp(req, res, this.contextFor(req.socket.remoteAddress), () =>
+            this.connections.delete(exchange),
+          );
+          this.connections.set(exchange, protocol);
+        },
       );
       server.maxConnections = limits.maxConnections;
       // After node:http's own listener: the socket is closed before its first byte is parsed.

@@ -4,6 +4,7 @@ import { peerFilter, statusPeerFilter } from '../common/allow';
 import { AccessLog } from './access-log';
 import type { ListenAddress } from '../common/address';
 import type { ServeContext } from '../runtime/context';
+import { SpoolBudget } from '../runtime/spool-budget';
 import type { SocketOptions } from './listen';
 import { createLogger, type Logger } from './logger';
 import { Meter } from '../runtime/meter';
@@ -72,12 +73,15 @@ export async function startServing(
     (context: ServeContext): App =>
     (environ, start) =>
       appReady.then(() => context.app(environ, start));
+  const limits = limitsOf(options);
   const base = {
     log,
-    limits: limitsOf(options),
+    limits,
     environ: { mount: options.mount },
     multiprocess: role.multiprocess,
     load: meter,
+    spool: new SpoolBudget(limits.spoolMaxBytes),
+    admissionExempt: new Set([options.pingPath, options.statusPath].filter((p) => p !== undefined)),
   };
   const trusted: MutableContext = { ...base, app: () => [] };
   const untrusted: MutableContext = { ...base, app: () => [] };

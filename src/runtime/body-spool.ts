@@ -4,6 +4,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { BodySource, BodyTarget } from '../gateway/input';
+import type { SpoolBudget } from './spool-budget';
 
 const READ_SIZE = 64 * 1024;
 
@@ -38,8 +39,9 @@ export class BodySpool implements BodySource {
 
   constructor(
     private readonly memoryCap: number,
-    /** Called when the body would spill and spilling is not allowed; the request should fail. */
-    private readonly overflow: ((bytes: number) => void) | null,
+    /** The process's disk budget for spools; a chunk it cannot take ends the request with `full`. */
+    private readonly budget: SpoolBudget,
+    private readonly full: () => void,
     private readonly onError: (error: Error) => void,
     /**
      * Holds the source back (true) while more than `memoryCap` bytes wait for the file, and lets it go
@@ -74,8 +76,8 @@ export class BodySpool implements BodySource {
       this.memoryBytes += chunk.length;
       return;
     }
-    if (this.overflow !== null) {
-      this.overflow(this.memoryBytes + chunk.length);
+    if (!this.budget.take(chunk.length)) {
+      this.full();
       return;
     }
     this.spill(Buffer.from(chunk));
@@ -95,6 +97,7 @@ export class BodySpool implements BodySource {
     this.memoryBytes = 0;
     this.unflushed = [];
     this.unflushedBytes = 0;
+    this.budget.give(this.written);
     this.release();
     const file = this.file;
     this.file = null;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Limits } from './limits';
 import type { EnvironOptions } from '../gateway/environ';
 import type { Meter } from './meter';
+import type { SpoolBudget } from './spool-budget';
 import type { App } from '../gateway/types';
 
 export interface ServeContext {
@@ -14,6 +15,10 @@ export interface ServeContext {
   readonly multiprocess: boolean;
   /** Requests in flight across all connections of this process (checked against limits.maxConcurrent), and counters. */
   readonly load: Meter;
+  /** The disk this process's body spools share (limits.spoolMaxBytes). */
+  readonly spool: SpoolBudget;
+  /** PATH_INFO values served even at --max-concurrent: the ping and status paths. */
+  readonly admissionExempt: ReadonlySet<string | undefined>;
 }
 
 /** A live front-end connection as the daemon tracks it for graceful stop. */

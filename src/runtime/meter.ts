@@ -80,6 +80,8 @@ export interface MeteredRequest {
   readonly bytes: number;
   /** The request's variables, null when it was refused before they were built. */
   readonly vars: CgiVariables | null;
+  /** It was admitted and counted in `active` (not refused before the app). */
+  readonly admitted: boolean;
 }
 
 let lastRequestId = 0;
@@ -112,8 +114,8 @@ export interface MeterOptions {
 }
 
 /**
- * Counts requests for the status path. Connection layers increment `active` when a request is
- * admitted and call {@link finished} once it ended; that is the whole per-request cost.
+ * Counts requests for the status path. A request increments `active` when it is admitted and calls
+ * {@link finished} once it ended, admitted or refused; that is the whole per-request cost.
  */
 export class Meter implements Counters {
   accepted = 0;
@@ -133,9 +135,11 @@ export class Meter implements Counters {
 
   /** Records a finished request and returns the time it finished (performance.now()). */
   finished(request: MeteredRequest): number {
-    // The peak is reached by an admission and first undone by a finish: checking here sees it.
-    if (this.active > this.maxActive) this.maxActive = this.active;
-    this.active--;
+    if (request.admitted) {
+      // The peak is reached by an admission and first undone by a finish: checking here sees it.
+      if (this.active > this.maxActive) this.maxActive = this.active;
+      this.active--;
+    }
     this.requests++;
     const now = performance.now();
     const ms = now - request.startedAt;

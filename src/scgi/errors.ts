@@ -17,12 +17,10 @@ export type ScgiErrorCode =
   | 'ERR_SCGI_CONTENT_LENGTH_MISSING'
   /** CONTENT_LENGTH is present but not the first header. */
   | 'ERR_SCGI_CONTENT_LENGTH_NOT_FIRST'
-  /** CONTENT_LENGTH is empty or not only ASCII digits. */
+  /** CONTENT_LENGTH is empty, not only ASCII digits, or beyond what a Number holds exactly. */
   | 'ERR_SCGI_CONTENT_LENGTH_INVALID'
   /** CONTENT_LENGTH is sent more than once (the body length would be ambiguous). */
   | 'ERR_SCGI_CONTENT_LENGTH_DUPLICATE'
-  /** CONTENT_LENGTH exceeds `maxBodyBytes` (or any length a Number holds exactly). */
-  | 'ERR_SCGI_BODY_TOO_LARGE'
   /** The connection ended before the header block and its comma were complete. */
   | 'ERR_SCGI_TRUNCATED'
   /** The connection ended before CONTENT_LENGTH body bytes arrived; the request body fails with this. */
@@ -43,7 +41,6 @@ export const SCGI_ERROR_STATUS: Readonly<Record<ScgiErrorCode, 400 | 413 | undef
   ERR_SCGI_CONTENT_LENGTH_NOT_FIRST: 400,
   ERR_SCGI_CONTENT_LENGTH_INVALID: 400,
   ERR_SCGI_CONTENT_LENGTH_DUPLICATE: 400,
-  ERR_SCGI_BODY_TOO_LARGE: 413,
   ERR_SCGI_TRUNCATED: undefined,
   ERR_SCGI_BODY_TRUNCATED: undefined,
 });

@@ -27,8 +27,6 @@ export interface ScgiSink {
 export interface ScgiParserOptions {
   /** Largest header block (the netstring length) accepted; default `DEFAULT_LIMITS.maxHeaderBytes`. */
   readonly maxHeaderBytes?: number;
-  /** Largest CONTENT_LENGTH accepted; default `DEFAULT_LIMITS.maxBodyBytes`. */
-  readonly maxBodyBytes?: number;
 }
 
 // Parser states, in the order a request moves through them.
@@ -65,7 +63,6 @@ const EMPTY = Buffer.alloc(0);
 export class ScgiParser {
   private readonly sink: ScgiSink;
   private readonly maxHeaderBytes: number;
-  private readonly maxBodyBytes: number;
 
   private state = LENGTH;
   private eof = false;
@@ -86,12 +83,9 @@ export class ScgiParser {
 
   constructor(sink: ScgiSink, options: ScgiParserOptions = {}) {
     const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
-    const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
     if (!(maxHeaderBytes >= 0)) throw new RangeError('maxHeaderBytes must be a number >= 0');
-    if (!(maxBodyBytes >= 0)) throw new RangeError('maxBodyBytes must be a number >= 0');
     this.sink = sink;
     this.maxHeaderBytes = maxHeaderBytes;
-    this.maxBodyBytes = maxBodyBytes;
   }
 
   /** Bytes held in the queue right now (between calls: part of a header block still arriving). */
@@ -274,13 +268,12 @@ export class ScgiParser {
             : this.fail('ERR_SCGI_CONTENT_LENGTH_DUPLICATE', 'CONTENT_LENGTH sent more than once');
         }
         contentLength = parseDigits(value);
-        if (contentLength === -1) {
-          return this.fail('ERR_SCGI_CONTENT_LENGTH_INVALID', 'CONTENT_LENGTH is not decimal digits');
-        }
-        if (!Number.isSafeInteger(contentLength) || contentLength > this.maxBodyBytes) {
+        // The body limit is the request's to apply (runtime/request.ts), on every listener alike;
+        // here only a length no Number holds exactly is refused.
+        if (contentLength === -1 || !Number.isSafeInteger(contentLength)) {
           return this.fail(
-            'ERR_SCGI_BODY_TOO_LARGE',
-            `CONTENT_LENGTH ${value.length > 20 ? `of ${value.length} digits` : value} exceeds ${this.maxBodyBytes}`,
+            'ERR_SCGI_CONTENT_LENGTH_INVALID',
+            'CONTENT_LENGTH is not decimal digits of a length a Number holds exactly',
           );
         }
       }

@@ -60,9 +60,8 @@ const validRequest: fc.Arbitrary<ScgiCase> = fc
       { weight: 1, arbitrary: randomBytes(16) },
     ),
     headerSlack: fc.option(fc.nat(8)),
-    bodySlack: fc.option(fc.nat(8)),
   })
-  .map(({ fields, viaClient, zeros, body, excess, headerSlack, bodySlack }): ScgiCase => {
+  .map(({ fields, viaClient, zeros, body, excess, headerSlack }): ScgiCase => {
     let pairs: HeaderPairs;
     let head: Buffer;
     if (viaClient) {
@@ -82,10 +81,7 @@ const validRequest: fc.Arbitrary<ScgiCase> = fc
     return {
       bytes: Buffer.concat([head, body, excess]),
       expected,
-      options: {
-        maxHeaderBytes: limit(blockLength, headerSlack),
-        maxBodyBytes: limit(body.length, bodySlack),
-      },
+      options: { maxHeaderBytes: limit(blockLength, headerSlack) },
       blockLength,
     };
   });
@@ -93,7 +89,6 @@ const validRequest: fc.Arbitrary<ScgiCase> = fc
 /** Limits from none to small enough that most inputs break them. */
 const anyOptions: fc.Arbitrary<ScgiParserOptions> = fc.record({
   maxHeaderBytes: fc.oneof(fc.constant(undefined), fc.nat(120)),
-  maxBodyBytes: fc.oneof(fc.constant(undefined), fc.nat(40), fc.constant(Infinity)),
 });
 
 /** Noise, alone or behind a plausible netstring length. */
