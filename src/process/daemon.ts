@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { formatAddress, type ListenAddress } from '../common/address';
 import type { PeerFilter } from '../common/allow';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../runtime/context';
+import type { Limits } from '../runtime/limits';
 import { fullCollection, IdleCollector } from './idle-collector';
 import { DescriptorBudget } from './descriptor-budget';
 import { countOpenDescriptors, openFileLimit } from './descriptors';
@@ -113,13 +114,7 @@ export class Daemon {
    * below 4 s is swept more often, so that it fires within a quarter of itself.
    */
   private startSweeper(): void {
-    const limits = this.options.context.limits;
-    const shortest = Math.min(
-      limits.headerTimeout,
-      limits.idleTimeout,
-      limits.requestTimeout > 0 ? limits.requestTimeout : Infinity,
-    );
-    const period = Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
+    const period = sweepPeriod(this.options.context.limits);
     const load = this.options.context.load;
     const collector = new IdleCollector(fullCollection(), () => process.memoryUsage.rss());
     this.sweeper = setInterval(() => {
@@ -222,7 +217,13 @@ export class Daemon {
       const server = http.createServer(
         // Node parses the head: the same limits as the other listeners' parsers, and no timeout of
         // its own past the head (--request-timeout is the request core's).
-        { maxHeaderSize: limits.maxHeaderBytes, headersTimeout: limits.headerTimeout, requestTimeout: 0 },
+        {
+          maxHeaderSize: limits.maxHeaderBytes,
+          headersTimeout: limits.headerTimeout,
+          requestTimeout: 0,
+          // Node checks headersTimeout this often (30 s by default): as often as the sweep below.
+          connectionsCheckingInterval: sweepPeriod(limits),
+        },
         (req, res) => {
           const exchange = serveHttp(req, res, this.contextFor(req.socket.remoteAddress), () =>
             this.connections.delete(exchange),
@@ -322,6 +323,16 @@ export class Daemon {
       );
     }
   }
+}
+
+/** How often timeouts are looked at: once a second, or four times per timeout shorter than 4 s. */
+function sweepPeriod(limits: Limits): number {
+  const shortest = Math.min(
+    limits.headerTimeout,
+    limits.idleTimeout,
+    limits.requestTimeout > 0 ? limits.requestTimeout : Infinity,
+  );
+  return Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
 }
 
 /** A hint for the log: how a person or a front end reaches this listener. */

@@ -107,7 +107,7 @@ describe('nginx with fastcgi_request_buffering off', () => {
     expect(JSON.parse(response.body.toString())).toEqual({
       bytes: 5 * 1024 * 1024,
       sha256: body.digest(),
-      contentLength: '',
+      contentLength: null,
     });
   });
 });

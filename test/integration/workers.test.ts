@@ -83,7 +83,10 @@ test('kill -9 of a worker under load: only its requests in flight fail, a new wo
     const failed = results.reduce((n, r) => n + r.failed, 0);
     // At most the requests in flight on the killed worker: one per loop.
     expect(failed).toBeLessThanOrEqual(loops.length);
-    const after = (await status(daemon)).json();
+    // The new worker logs its start before the primary lists it: wait until the status shows it.
+    let after = (await status(daemon)).json();
+    const deadline = Date.now() + 10_000;
+    while (after.workers.length < 2 && Date.now() < deadline) after = (await status(daemon)).json();
     expect(after.restarts).toBe(1);
     expect(after.workers.map((w: { pid: number }) => w.pid)).not.toContain(victim);
     expect(after.workers).toHaveLength(2);
