@@ -233,3 +233,14 @@ export function removeTempSocketDirs(): void {
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
+
+/**
+ * True when the tests that need root can run. Elsewhere they are skipped with a warning; under
+ * CI=true (which runs as root) running without root is a failure.
+ */
+export function requireRoot(what: string): boolean {
+  if (process.getuid!() === 0) return true;
+  if (process.env.CI === 'true') throw new Error(`${what} need root; CI=true, so this is a failure`);
+  console.warn(`skipping ${what}: they need root`);
+  return false;
+}

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SLUICE_BIN, startDaemon, type Daemon } from '../helpers/daemon';
+import { requireRoot, SLUICE_BIN, startDaemon, type Daemon } from '../helpers/daemon';
 import { until } from '../helpers/fastcgi';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
 
@@ -13,14 +13,7 @@ const APP = 'test/fixtures/apps/probe.mjs';
 // Debian's unprivileged account and group.
 const NOBODY = 65534;
 
-function isRoot(): boolean {
-  if (process.getuid!() === 0) return true;
-  if (process.env.CI === 'true')
-    throw new Error('the privilege tests need root; CI=true, so this is a failure');
-  console.warn('skipping the --user/--group tests: they need root');
-  return false;
-}
-const itAsRoot = isRoot() ? it : it.skip;
+const itAsRoot = requireRoot('the --user/--group tests') ? it : it.skip;
 
 interface Identity {
   pid: number;
