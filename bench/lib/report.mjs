@@ -118,6 +118,7 @@ function ratioTables(list) {
   const peers = PEER_ORDER.filter((id) => list.some((r) => id in r.rpsVs));
   const hasCeiling = list.some((r) => r.ceiling);
   const head = [...peers.map((id) => `÷ ${id}`), ...(hasCeiling ? ['÷ its null ceiling'] : [])];
+  if (head.length === 0) return ''; // sluice targets alone (--only): nothing to divide by
   const rows = [`| sluice req/s | ${head.join(' | ')} |`, `| --- |${head.map(() => ' ---: |').join('')}`];
   for (const r of list) {
     const cells = peers.map((id) => fmtRatio(r.rpsVs[id]));
