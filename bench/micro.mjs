@@ -6,43 +6,81 @@
 //   npm run bench:micro                    # 300 ms warm-up + 7 rounds of ~150 ms per case (~25 s)
 //   npm run bench:micro -- --quick         # a smoke test of the harness (~3 s), not a measurement
 //   npm run bench:micro -- --only stdin-32k,params-decode --rounds 11
+//   npm run bench:micro -- --only path-hello --baseline ../old   # and on an older built checkout
 //
-// Imports the compiled modules from dist/ (run `npm run build` first). Everything is synchronous and
-// single-threaded; the whole run is bounded by --budget (default 55 s): cases that would start after
-// it are skipped and reported as such. Results: a markdown table on stdout, plus JSON and markdown
-// in bench/results/ (gitignored).
+// Imports the compiled modules from dist/ (run `npm run build` first; the paths are in MODULES
+// below). The timed cases are synchronous and single-threaded; the whole run is bounded by --budget
+// (default 55 s): cases that would start after it are skipped and reported as such. Results: a
+// markdown table on stdout, plus JSON and markdown in bench/results/ (gitignored).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machineAndBuild, newestMtime } from './build-info.mjs';
+import { buildOf, machineAndBuild, newestMtime } from './build-info.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH_DIR, '..');
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const DIST = path.join(ROOT, 'dist');
 
-const require = createRequire(import.meta.url);
-function load(module) {
-  try {
-    return require(path.join(DIST, module));
-  } catch (err) {
-    if (err.code === 'MODULE_NOT_FOUND') {
-      console.error(`bench/micro: ${path.join('dist', module)} is missing: run \`npm run build\` first`);
-      process.exit(2);
-    }
-    throw err;
-  }
+// ---------------------------------------------------------------------------------------------
+// Everything this file takes from sluice's build, as 'module under dist/#export' ('#*': the whole
+// module). When src/ moves, re-point the entries here; BASELINE_MODULES overrides entries for a
+// --baseline build whose dist/ still has the old layout.
+
+const MODULES = {
+  RecordParser: 'fastcgi/parser.js#RecordParser',
+  encodePairs: 'fastcgi/pairs.js#encodePairs',
+  decodePairList: 'fastcgi/pairs.js#decodePairList',
+  writer: 'fastcgi/writer.js#*',
+  FCGI_KEEP_CONN: 'fastcgi/constants.js#FCGI_KEEP_CONN',
+  FCGI_RESPONDER: 'fastcgi/constants.js#FCGI_RESPONDER',
+  FCGI_STDIN: 'fastcgi/constants.js#FCGI_STDIN',
+  ScgiParser: 'scgi/parser.js#ScgiParser',
+  validateHead: 'gateway/response-head.js#validateHead',
+  serializeHead: 'gateway/response-head.js#serializeHead',
+  buildCgiVariables: 'gateway/environ.js#buildCgiVariables',
+  createEnviron: 'gateway/environ.js#createEnviron',
+};
+const BASELINE_MODULES = {};
+
+/** The build a process measures: this checkout's dist/, or --baseline DIR's. */
+function buildDir(options) {
+  return options.baseline ?? ROOT;
 }
-const { RecordParser } = load('fastcgi/parser.js');
-const { encodePairs, decodePairList } = load('fastcgi/pairs.js');
-const writer = load('fastcgi/writer.js');
-const { FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = load('fastcgi/constants.js');
-const { ScgiParser } = load('scgi/parser.js');
-const { validateHead, serializeHead } = load('gateway/response-head.js');
-const { buildCgiVariables, createEnviron } = load('gateway/environ.js');
+
+/** Which table entries a build uses, and the missing modules of its dist/ (none when it is built). */
+function modulesOf(options) {
+  const table = options.baseline === undefined ? MODULES : { ...MODULES, ...BASELINE_MODULES };
+  const dist = path.join(buildDir(options), 'dist');
+  const missing = [...new Set(Object.values(table).map((spec) => spec.split('#')[0]))].filter(
+    (file) => !fs.existsSync(path.join(dist, file)),
+  );
+  return { table, dist, missing };
+}
+
+let RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN;
+let ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron;
+
+const require = createRequire(import.meta.url);
+
+/** Loads the build's modules into the names above (in the process that runs a case). */
+function bindSluice(options) {
+  const { table, dist, missing } = modulesOf(options);
+  if (missing.length > 0) throw new Error(`${dist}: ${missing.join(', ')} missing (not built?)`);
+  const get = (spec) => {
+    const [file, name] = spec.split('#');
+    const module = require(path.join(dist, file));
+    if (name === '*') return module;
+    if (!(name in module)) throw new Error(`${path.join(dist, file)} exports no ${name}`);
+    return module[name];
+  };
+  const s = Object.fromEntries(Object.entries(table).map(([key, spec]) => [key, get(spec)]));
+  ({ RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = s);
+  ({ ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron } = s);
+}
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -55,10 +93,13 @@ const USAGE = `usage: node bench/micro.mjs [options]      (npm run bench:micro -
   --rounds N        measured rounds per case (default 7); median, min and max are reported
   --round-ms MS     target length of one round (default 150)
   --warmup-ms MS    unreported warm-up per case, also used to size the rounds (default 300)
-  --budget S        skip the remaining cases once the run has taken S seconds (default 55)
+  --budget S        skip the remaining cases once the run has taken S seconds (default 55, 110 with
+                    --baseline)
   --quick           smoke form: 3 rounds of 20 ms, 50 ms warm-up (explicit flags still win)
   --only LIST       comma-separated case ids (default: all; see the table for the ids)
   --list            print the case ids and exit
+  --baseline DIR    also run each case on DIR's build (a checkout of another sluice with its dist/
+                    built), in a process of its own after this build's, and compare the medians
   --child ID        (internal) run one case in this process and print its JSON
   -h, --help        this text`;
 
@@ -76,6 +117,7 @@ function parseOptions(argv) {
         only: { type: 'string' },
         list: { type: 'boolean', default: false },
         child: { type: 'string' },
+        baseline: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -102,10 +144,11 @@ function parseOptions(argv) {
     rounds: Math.round(num('rounds', quick ? 3 : 7, 1, 101)),
     roundMs: num('round-ms', quick ? 20 : 150, 1, 5000),
     warmupMs: num('warmup-ms', quick ? 50 : 300, 0, 10000),
-    budgetS: num('budget', 55, 1, 3600),
+    budgetS: num('budget', v.baseline === undefined ? 55 : 110, 1, 3600),
     only: v.only ? v.only.split(',').map((s) => s.trim()) : null,
     list: v.list,
     child: v.child,
+    baseline: v.baseline === undefined ? undefined : path.resolve(v.baseline),
   };
 }
 
@@ -795,6 +838,24 @@ function table(results) {
   return lines.join('\n');
 }
 
+/** --baseline: each case's median on this build and on the baseline, and this ÷ baseline. */
+function baselineLines(results, baseline) {
+  const lines = [
+    `Baseline: ${baseline.dir}, sluice ${baseline.gitCommit ?? '?'}${baseline.gitDirty ? ' + uncommitted changes in src/' : ''} ` +
+      `(dist/ sha256 ${baseline.distSha256}).`,
+    '',
+    '| case | this build | baseline | ÷ |',
+    '| ---- | ---------: | -------: | -: |',
+  ];
+  for (const r of results.filter((x) => x.build === 'current' && x.summary)) {
+    const b = results.find((x) => x.build === 'baseline' && x.id === r.id && x.summary);
+    if (!b) continue;
+    const cells = `${fmtValue(r, r.summary.median)} | ${fmtValue(b, b.summary.median)} | ${(r.summary.median / b.summary.median).toFixed(3)}×`;
+    lines.push(`| \`${r.id}\` | ${cells} |`);
+  }
+  return lines.join('\n');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Machine and build
 
@@ -808,6 +869,7 @@ function machine() {
 function runChild(id, options) {
   const c = CASES.find((x) => x.id === id);
   if (!c) usageError(`unknown case id ${id}`);
+  bindSluice(options);
   const prepared = c.setup();
   const m = measure(prepared.run, options);
   const out = {
@@ -826,7 +888,7 @@ function runChild(id, options) {
  * intern-table contents or garbage carry over from one case to the next, and a case that hangs is
  * killed at the end of the budget.
  */
-function spawnCase(c, options, timeoutMs) {
+function spawnCase(c, options, timeoutMs, build) {
   const args = [
     ...process.execArgv,
     fileURLToPath(import.meta.url),
@@ -838,6 +900,7 @@ function spawnCase(c, options, timeoutMs) {
     String(options.roundMs),
     '--warmup-ms',
     String(options.warmupMs),
+    ...(build === 'baseline' ? ['--baseline', options.baseline] : []),
   ];
   const r = spawnSync(process.execPath, args, {
     cwd: ROOT,
@@ -871,12 +934,26 @@ function main() {
     const unknown = options.only.filter((id) => !CASES.some((c) => c.id === id));
     if (unknown.length) usageError(`unknown case id(s): ${unknown.join(', ')} (see --list)`);
   }
+  const builds = options.baseline === undefined ? ['current'] : ['current', 'baseline'];
+  for (const build of builds) {
+    const { dist, missing } = modulesOf(build === 'baseline' ? options : { ...options, baseline: undefined });
+    if (missing.length === 0) continue;
+    console.error(
+      `bench/micro: ${missing.map((f) => path.join(dist, f)).join(', ')} missing: ` +
+        (build === 'current'
+          ? 'run `npm run build` first (or re-point MODULES at the top of bench/micro.mjs)'
+          : 'is the baseline built? (or set its paths in BASELINE_MODULES at the top of bench/micro.mjs)'),
+    );
+    process.exit(2);
+  }
   if (newestMtime(path.join(ROOT, 'src')) > fs.statSync(path.join(DIST, 'index.js')).mtimeMs) {
     console.error('bench/micro: WARNING: src/ is newer than dist/: run `npm run build` to measure it');
   }
   const started = new Date();
   const startMs = performance.now();
   const info = machine();
+  const baseline =
+    options.baseline === undefined ? null : { dir: options.baseline, ...buildOf(options.baseline) };
   console.error(
     `bench/micro: node ${info.node}, ${info.nproc} CPUs (${info.cpu}), load ${info.loadavgAtStart.join(' ')}; ` +
       `${options.rounds} rounds of ~${options.roundMs} ms after ${options.warmupMs} ms warm-up per case, ` +
@@ -884,19 +961,28 @@ function main() {
   );
 
   const results = [];
-  for (const c of CASES) {
+  // With --baseline each case runs on this build, then on the baseline, each in its own process.
+  for (const c of CASES.flatMap((x) => builds.map((build) => ({ ...x, build })))) {
     if (options.only && !options.only.includes(c.id)) continue;
-    const base = { id: c.id, group: c.group, name: c.name, unit: c.unit, target: c.target };
+    const tag = c.build === 'baseline' ? ' [baseline]' : '';
+    const base = {
+      id: c.id,
+      build: c.build,
+      group: c.group,
+      name: c.name + tag,
+      unit: c.unit,
+      target: c.target,
+    };
     const leftMs = options.budgetS * 1000 - (performance.now() - startMs);
     if (leftMs < 1000) {
       results.push({ ...base, skipped: `time budget of ${options.budgetS} s used up` });
-      console.error(`  ${c.id}: skipped (budget)`);
+      console.error(`  ${c.id}${tag}: skipped (budget)`);
       continue;
     }
-    const child = spawnCase(c, options, leftMs);
+    const child = spawnCase(c, options, leftMs, c.build);
     if (child.error) {
       results.push({ ...base, skipped: child.error });
-      console.error(`  ${c.id}: ${child.error}`);
+      console.error(`  ${c.id}${tag}: ${child.error}`);
       continue;
     }
     checksum += child.checksum;
@@ -904,14 +990,16 @@ function main() {
     const summary = summarize(caseInfo, child);
     results.push({ ...caseInfo, extra: child.extra, batch: child.batch, rounds: child.rounds, summary });
     console.error(
-      `  ${c.id}: ${fmtValue(caseInfo, summary.median)} (${fmtRange(caseInfo, summary)})` +
+      `  ${c.id}${tag}: ${fmtValue(caseInfo, summary.median)} (${fmtRange(caseInfo, summary)})` +
         `${c.target ? ' ' + fmtVerdict(caseInfo, summary).replace(/\*\*/g, '') : ''}` +
         `${summary.onCpuMin < 0.9 ? `  [on-CPU only ${(summary.onCpuMin * 100).toFixed(0)} % in one round: noisy]` : ''}`,
     );
   }
   const totalS = (performance.now() - startMs) / 1000;
 
-  const noisy = results.filter((r) => r.summary && r.summary.onCpuMin < 0.9).map((r) => r.id);
+  const noisy = results
+    .filter((r) => r.summary && r.summary.onCpuMin < 0.9)
+    .map((r) => r.id + (r.build === 'baseline' ? ' [baseline]' : ''));
   const md =
     `Micro-benchmarks, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
     `${options.rounds} rounds of ~${options.roundMs} ms after a ${options.warmupMs} ms warm-up per case` +
@@ -923,7 +1011,8 @@ function main() {
     '\n' +
     (noisy.length
       ? `\nNoisy (a round ran < 90 % on CPU, the process was descheduled): ${noisy.join(', ')}.\n`
-      : '');
+      : '') +
+    (baseline ? `\n${baselineLines(results, baseline)}\n` : '');
   console.log(md);
 
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
@@ -938,6 +1027,7 @@ function main() {
     startedAt: started.toISOString(),
     totalSeconds: totalS,
     machine: info,
+    baseline,
     options,
     checksum,
     results,
