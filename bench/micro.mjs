@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Micro-benchmarks of sluice's hot paths, in process and without sockets: FastCGI record parsing,
-// params decoding, SCGI header parsing, response head serialization, FastCGI record writing and the
-// FastCGI path from bytes to environ. See bench/README.md, "Micro-benchmarks".
+// Micro-benchmarks of sluice's hot paths, in process: FastCGI record parsing, params decoding, SCGI
+// header parsing, response head serialization, FastCGI record writing and the FastCGI path from bytes
+// to environ, timed without sockets; and the heap objects one FastCGI hello request allocates on the
+// real server path (serveFastCgi on a Unix socket), counted. See bench/README.md, "Micro-benchmarks".
 //
-//   npm run bench:micro                    # 300 ms warm-up + 7 rounds of ~150 ms per case (~25 s)
-//   npm run bench:micro -- --quick         # a smoke test of the harness (~3 s), not a measurement
+//   npm run bench:micro                    # 300 ms warm-up + 7 rounds of ~150 ms per case (~35 s)
+//   npm run bench:micro -- --quick         # a smoke test of the harness (~5 s), not a measurement
 //   npm run bench:micro -- --only stdin-32k,params-decode --rounds 11
-//   npm run bench:micro -- --only path-hello --baseline ../old   # and on an older built checkout
+//   npm run bench:micro -- --only alloc-hello --baseline ../old   # and on an older built checkout
 //
 // Imports the compiled modules from dist/ (run `npm run build` first; the paths are in MODULES
 // below). The timed cases are synchronous and single-threaded; the whole run is bounded by --budget
@@ -14,10 +15,14 @@
 // markdown table on stdout, plus JSON and markdown in bench/results/ (gitignored).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildOf, machineAndBuild, newestMtime } from './build-info.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +33,8 @@ const DIST = path.join(ROOT, 'dist');
 // ---------------------------------------------------------------------------------------------
 // Everything this file takes from sluice's build, as 'module under dist/#export' ('#*': the whole
 // module). When src/ moves, re-point the entries here; BASELINE_MODULES overrides entries for a
-// --baseline build whose dist/ still has the old layout.
+// --baseline build whose dist/ still has the old layout. The one other tie to the internals is
+// serveContext() below.
 
 const MODULES = {
   RecordParser: 'fastcgi/parser.js#RecordParser',
@@ -43,8 +49,27 @@ const MODULES = {
   serializeHead: 'gateway/response-head.js#serializeHead',
   buildCgiVariables: 'gateway/environ.js#buildCgiVariables',
   createEnviron: 'gateway/environ.js#createEnviron',
+  serveFastCgi: 'fastcgi/connection.js#serveFastCgi', // a ConnectionHandler
+  Meter: 'gateway/meter.js#Meter',
+  DEFAULT_LIMITS: 'limits.js#DEFAULT_LIMITS',
 };
 const BASELINE_MODULES = {};
+
+/**
+ * The ServeContext the daemon gives each connection (src/gateway/context.ts, built in
+ * src/serving.ts): the app, a logger, the default limits, no mount point, one process, a meter
+ * without access or slow log.
+ */
+function serveContext(app, log) {
+  return {
+    app,
+    log,
+    limits: DEFAULT_LIMITS,
+    environ: { mount: '' },
+    multiprocess: false,
+    load: new Meter({ log, accessLog: null, slowMs: Infinity }),
+  };
+}
 
 /** The build a process measures: this checkout's dist/, or --baseline DIR's. */
 function buildDir(options) {
@@ -63,6 +88,7 @@ function modulesOf(options) {
 
 let RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN;
 let ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron;
+let serveFastCgi, Meter, DEFAULT_LIMITS;
 
 const require = createRequire(import.meta.url);
 
@@ -80,6 +106,7 @@ function bindSluice(options) {
   const s = Object.fromEntries(Object.entries(table).map(([key, spec]) => [key, get(spec)]));
   ({ RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = s);
   ({ ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron } = s);
+  ({ serveFastCgi, Meter, DEFAULT_LIMITS } = s);
 }
 
 const KiB = 1024;
@@ -587,6 +614,203 @@ function loggerChildCase() {
   return { run, detail: 'pino child with { fcgiId }, one per request (not in the path above)' };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Case 7: heap allocations of one FastCGI hello request on sluice's real server-side path. A worker
+// thread plays nginx on a kept-alive connection over a Unix socket (its allocations are in its own
+// heap, not counted); this thread runs serveFastCgi on the accepted socket. V8's sampling heap
+// profiler, with a sampling interval below any object's size, samples every allocation of this
+// thread's heap, and with includeObjectsCollectedBy{Minor,Major}GC keeps the samples of objects
+// that were collected since. The case's process runs with --no-turbo-allocation-folding: otherwise
+// optimized code allocates several objects as one, which the profiler sees as one sample.
+
+const ALLOC_NODE_ARGS = ['--no-turbo-allocation-folding'];
+const ALLOC_SITES_SHOWN = 15;
+// Requests before counting (unprofiled, ~60 µs each here), and per counted round (~1 ms each: the
+// profiler records a stack per object). After 20,000 the first rounds still counted a few more.
+const ALLOC_WARMUP = 50_000;
+const ALLOC_WARMUP_QUICK = 2_000;
+const ALLOC_ROUND = 4 * VARIANTS;
+const APP_MODULE = path.join(BENCH_DIR, 'apps', 'gateway.mjs'); // the e2e app: GET / answers "Hello, world!\n"
+const HELLO_BODY = 'Hello, world!\n';
+const FCGI_STDOUT = 6;
+const FCGI_END_REQUEST = 3;
+
+/** Worker thread: nginx's side of one kept-alive FastCGI connection, a request at a time. */
+function fastcgiClient({ socketPath, requests }) {
+  const socket = net.connect(socketPath);
+  let buffered = Buffer.alloc(0);
+  let next = 0;
+  let left = 0;
+  let stdout = [];
+  let first = null;
+  const send = () => socket.write(requests[next++ % requests.length]);
+  socket.on('data', (chunk) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    // Records: version, type, id (2), content length (2), padding, reserved; then content and padding.
+    for (;;) {
+      if (buffered.length < 8) return;
+      const length = 8 + buffered.readUInt16BE(4) + buffered[6];
+      if (buffered.length < length) return;
+      const type = buffered[1];
+      if (first === null && type === FCGI_STDOUT)
+        stdout.push(buffered.subarray(8, 8 + buffered.readUInt16BE(4)));
+      buffered = buffered.subarray(length);
+      if (type !== FCGI_END_REQUEST) continue;
+      first ??= Buffer.concat(stdout).toString('latin1');
+      stdout = null;
+      if (--left > 0) send();
+      else parentPort.postMessage({ done: true, first });
+    }
+  });
+  socket.on('error', (err) => parentPort.postMessage({ error: err.message }));
+  parentPort.on('message', ({ count }) => {
+    left = count;
+    if (count > 0) send();
+    else parentPort.postMessage({ done: true, first });
+  });
+}
+
+/** Where an allocation came from: the file of its frame, by kind. */
+function frameKind(url, distUrl) {
+  if (url.startsWith(distUrl)) return 'sluice';
+  if (url.startsWith('node:')) return 'node';
+  if (url.includes('/bench/apps/')) return 'app';
+  if (url.includes('/node_modules/')) return 'dependencies';
+  return url === '' ? 'V8 builtins, or no JS frame' : 'other';
+}
+
+/**
+ * One sampling profile, as counts: objects and bytes in all, by kind of the frame that allocated,
+ * and by the nearest sluice function on the stack (allocations sluice causes in Node's streams and
+ * sockets count for the sluice function that called them). The profiler records physical frames:
+ * what an optimized function inlined counts for it, so the split moves as the JIT inlines.
+ */
+function countProfile(profile, dist) {
+  const distUrl = dist + path.sep;
+  const nodes = new Map();
+  const walk = (node, parent) => {
+    nodes.set(node.id, { node, parent });
+    for (const child of node.children) walk(child, node.id);
+  };
+  walk(profile.head, null);
+  const frameUrl = (node) => node.callFrame.url.replace(/^file:\/\//, '');
+  const site = (node) =>
+    `${node.callFrame.functionName || '(anonymous)'} ${path.relative(dist, frameUrl(node))}:${node.callFrame.lineNumber + 1}`;
+  const out = { objects: 0, bytes: 0, kinds: {}, sites: {} };
+  const add = (table, key, size) => {
+    const entry = (table[key] ??= { objects: 0, bytes: 0 });
+    entry.objects++;
+    entry.bytes += size;
+  };
+  for (const sample of profile.samples) {
+    out.objects++;
+    out.bytes += sample.size;
+    const leaf = nodes.get(sample.nodeId).node;
+    const kind = frameKind(frameUrl(leaf), distUrl);
+    add(out.kinds, kind, sample.size);
+    let at = sample.nodeId;
+    while (at !== null && frameKind(frameUrl(nodes.get(at).node), distUrl) !== 'sluice')
+      at = nodes.get(at).parent;
+    add(out.sites, at === null ? `(no sluice frame: ${kind})` : site(nodes.get(at).node), sample.size);
+  }
+  return out;
+}
+
+async function allocCase(options) {
+  const pino = require('pino');
+  const app = (await import(pathToFileURL(APP_MODULE).href)).default;
+  // As the daemon's logger at its default level (src/gateway/logger.ts), writing nowhere.
+  const log = pino({ level: 'info', base: { pid: process.pid } }, { write() {} });
+  const context = serveContext(app, log);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-micro-'));
+  const socketPath = path.join(dir, 'fastcgi.sock');
+  const server = net.createServer((socket) => serveFastCgi(socket, context, () => undefined, false));
+  await new Promise((resolve) => server.listen(socketPath, resolve));
+  const requests = Array.from({ length: VARIANTS }, (_, i) => fastcgiRequest(helloPairs(variantPort(i))));
+  const worker = new Worker(fileURLToPath(import.meta.url), {
+    workerData: { role: 'fastcgi-client', socketPath, requests },
+  });
+  const ask = (count) =>
+    new Promise((resolve, reject) => {
+      worker.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+      worker.postMessage({ count });
+    });
+  const session = new Session();
+  session.connect();
+  const post = (method, params) =>
+    new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  const dist = path.join(buildDir(options), 'dist');
+  /** Objects and bytes this thread allocates while the client sends `count` requests. */
+  const window = async (count) => {
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 1, // V8 rounds it up to a pointer's size: smaller than any object
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    await ask(count);
+    const { profile } = await post('HeapProfiler.stopSampling');
+    return countProfile(profile, dist);
+  };
+
+  const { first } = await ask(1);
+  check(
+    first.startsWith('Status: 200') && first.endsWith(`\r\n\r\n${HELLO_BODY}`),
+    `hello response (got ${JSON.stringify(first.slice(0, 200))})`,
+  );
+  await ask(options.quick ? ALLOC_WARMUP_QUICK : ALLOC_WARMUP); // the JIT settles before counting
+  await post('HeapProfiler.enable');
+  // What a window counts without any request (the profiler's replies, the worker's message) is
+  // taken off every round.
+  const overhead = await window(0);
+  const perRound = options.quick ? VARIANTS : ALLOC_ROUND; // every variant as often in each round
+  const rounds = [];
+  const totals = { kinds: {}, sites: {} };
+  for (let r = 0; r < options.rounds; r++) {
+    const counted = await window(perRound);
+    rounds.push({
+      requests: perRound,
+      objectsPerOp: (counted.objects - overhead.objects) / perRound,
+      bytesPerOp: (counted.bytes - overhead.bytes) / perRound,
+    });
+    for (const key of ['kinds', 'sites']) {
+      for (const [sign, from] of [
+        [1, counted],
+        [-1, overhead],
+      ]) {
+        for (const [name, v] of Object.entries(from[key])) {
+          const entry = (totals[key][name] ??= { objects: 0, bytes: 0 });
+          entry.objects += sign * v.objects;
+          entry.bytes += sign * v.bytes;
+        }
+      }
+    }
+  }
+  await post('HeapProfiler.disable');
+  session.disconnect();
+  await worker.terminate();
+  await new Promise((resolve) => server.close(resolve));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const n = perRound * options.rounds;
+  const per = (table) =>
+    Object.entries(table)
+      .map(([name, v]) => ({ name, objects: v.objects / n, bytes: v.bytes / n }))
+      .filter((e) => e.objects > 0)
+      .sort((a, b) => b.objects - a.objects);
+  return {
+    rounds,
+    batch: perRound,
+    detail:
+      `wrk's GET / (${helloPairs(0).length} params, ${requests[0].length} bytes) on one kept-alive ` +
+      'connection, answered by bench/apps/gateway.mjs',
+    extra: {
+      requestBytes: requests[0].length,
+      windowOverhead: { objects: overhead.objects, bytes: overhead.bytes },
+      byKind: per(totals.kinds),
+      bySluiceFunction: per(totals.sites),
+    },
+  };
+}
+
 function check(ok, what) {
   if (!ok) throw new Error(`bench/micro: self-check failed: ${what}`);
 }
@@ -699,6 +923,14 @@ const CASES = [
     unit: 'ns',
     setup: loggerChildCase,
   },
+  {
+    id: 'alloc-hello',
+    group: 7,
+    name: 'Heap allocations per FastCGI hello request (serveFastCgi on a Unix socket)',
+    unit: 'objects',
+    count: allocCase, // counts instead of timing: its own rounds
+    nodeArgs: ALLOC_NODE_ARGS,
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -751,13 +983,28 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** The figure a case reports: GB/s (1e9 bytes per second) for throughput cases, else ns per op. */
-function figure(c, nsPerOp) {
-  return c.unit === 'GB/s' ? c.bytesPerOp / nsPerOp : nsPerOp;
+/**
+ * The figure a case reports for a round: GB/s (1e9 bytes per second) for throughput cases, objects
+ * per request for the allocation count, else ns per op.
+ */
+function figure(c, round) {
+  if (c.unit === 'objects') return round.objectsPerOp;
+  return c.unit === 'GB/s' ? c.bytesPerOp / round.nsPerOp : round.nsPerOp;
 }
 
 function summarize(c, m) {
-  const values = m.rounds.map((r) => figure(c, r.nsPerOp));
+  const values = m.rounds.map((r) => figure(c, r));
+  if (c.unit === 'objects') {
+    const bytes = m.rounds.map((r) => r.bytesPerOp);
+    return {
+      median: median(values),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      bytesPerOpMedian: median(bytes),
+      bytesPerOpMin: Math.min(...bytes),
+      bytesPerOpMax: Math.max(...bytes),
+    };
+  }
   const nsPerOp = m.rounds.map((r) => r.nsPerOp);
   const s = {
     median: median(values),
@@ -784,6 +1031,7 @@ const group3 = (n) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
 function fmtValue(c, v) {
   if (c.unit === 'GB/s') return `${v.toFixed(2)} GB/s`;
+  if (c.unit === 'objects') return `${v.toFixed(1)} objects`;
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)} ms`;
   if (v >= 1e4) return `${(v / 1e3).toFixed(1)} µs`;
   if (v >= 100) return `${group3(v)} ns`;
@@ -792,6 +1040,7 @@ function fmtValue(c, v) {
 
 function fmtRange(c, s) {
   if (c.unit === 'GB/s') return `${s.min.toFixed(2)}–${s.max.toFixed(2)}`;
+  if (c.unit === 'objects') return `${s.min.toFixed(1)}–${s.max.toFixed(1)}`;
   const f = (v) => fmtValue(c, v).replace(/ (ns|µs|ms)$/, '');
   return `${f(s.min)}–${f(s.max)}`;
 }
@@ -813,6 +1062,8 @@ function fmtVerdict(c, s) {
 function fmtExtra(c, s) {
   // Throughput next to time per op and the reverse, where both mean something.
   if (c.unit === 'GB/s') return `${(s.nsPerOpMedian / 1e6).toFixed(1)} ms per pass`;
+  if (c.unit === 'objects')
+    return `${group3(s.bytesPerOpMedian)} bytes per request (${group3(s.bytesPerOpMin)}–${group3(s.bytesPerOpMax)})`;
   if (s.gbPerS !== undefined) return `${s.gbPerS.toFixed(0)} GB/s (views, no copy)`;
   return '';
 }
@@ -831,7 +1082,8 @@ function table(results) {
     const extra = fmtExtra(r, s);
     lines.push(
       `| ${r.group} | ${r.name} (\`${r.id}\`) | ${fmtValue(r, s.median)} | ${fmtRange(r, s)} | ` +
-        `${r.target ? r.target.text : ''} | ${fmtVerdict(r, s)} | ${(s.onCpuMedian * 100).toFixed(0)} % | ` +
+        `${r.target ? r.target.text : ''} | ${fmtVerdict(r, s)} | ` +
+        `${s.onCpuMedian === undefined ? '' : `${(s.onCpuMedian * 100).toFixed(0)} %`} | ` +
         `${[r.detail, extra].filter(Boolean).join('; ')} |`,
     );
   }
@@ -850,10 +1102,37 @@ function baselineLines(results, baseline) {
   for (const r of results.filter((x) => x.build === 'current' && x.summary)) {
     const b = results.find((x) => x.build === 'baseline' && x.id === r.id && x.summary);
     if (!b) continue;
-    const cells = `${fmtValue(r, r.summary.median)} | ${fmtValue(b, b.summary.median)} | ${(r.summary.median / b.summary.median).toFixed(3)}×`;
+    let cells = `${fmtValue(r, r.summary.median)} | ${fmtValue(b, b.summary.median)} | ${(r.summary.median / b.summary.median).toFixed(3)}×`;
+    if (r.unit === 'objects') {
+      const [x, y] = [r.summary.bytesPerOpMedian, b.summary.bytesPerOpMedian];
+      cells = `${fmtValue(r, r.summary.median)}, ${group3(x)} B | ${fmtValue(b, b.summary.median)}, ${group3(y)} B | ${(r.summary.median / b.summary.median).toFixed(3)}×, ${(x / y).toFixed(3)}×`;
+    }
     lines.push(`| \`${r.id}\` | ${cells} |`);
   }
   return lines.join('\n');
+}
+
+/** For the allocation count: where the objects come from, per request, summed over all its rounds. */
+function allocTables(results) {
+  const out = [];
+  const fmt = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
+  for (const r of results.filter((x) => x.unit === 'objects' && x.summary)) {
+    const rows = (list) => list.map((e) => `| ${e.name} | ${fmt(e.objects)} | ${fmt(e.bytes)} |`).join('\n');
+    const sites = r.extra.bySluiceFunction;
+    const shown = sites.slice(0, ALLOC_SITES_SHOWN);
+    const rest = sites.slice(ALLOC_SITES_SHOWN);
+    const restRow = rest.length
+      ? `\n| … ${rest.length} more | ${fmt(rest.reduce((n, e) => n + e.objects, 0))} | ${fmt(rest.reduce((n, e) => n + e.bytes, 0))} |`
+      : '';
+    out.push(
+      `#### \`${r.id}\`${r.build === 'baseline' ? ' [baseline]' : ''}: ${fmtValue(r, r.summary.median)} and ` +
+        `${group3(r.summary.bytesPerOpMedian)} bytes per request\n\n` +
+        `| allocated in | objects per request | bytes per request |\n| --- | ---: | ---: |\n${rows(r.extra.byKind)}\n\n` +
+        `| nearest sluice function on the stack (dist/ file:line) | objects per request | bytes per request |\n` +
+        `| --- | ---: | ---: |\n${rows(shown)}${restRow}`,
+    );
+  }
+  return out.join('\n\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -866,10 +1145,15 @@ function machine() {
 // ---------------------------------------------------------------------------------------------
 
 /** Child mode: set one case up, measure it, print the result as one JSON line on stdout. */
-function runChild(id, options) {
+async function runChild(id, options) {
   const c = CASES.find((x) => x.id === id);
   if (!c) usageError(`unknown case id ${id}`);
   bindSluice(options);
+  if (c.count) {
+    const counted = await c.count(options);
+    process.stdout.write(JSON.stringify({ ...counted, checksum }) + '\n');
+    return;
+  }
   const prepared = c.setup();
   const m = measure(prepared.run, options);
   const out = {
@@ -891,6 +1175,7 @@ function runChild(id, options) {
 function spawnCase(c, options, timeoutMs, build) {
   const args = [
     ...process.execArgv,
+    ...(c.nodeArgs ?? []),
     fileURLToPath(import.meta.url),
     '--child',
     c.id,
@@ -900,6 +1185,7 @@ function spawnCase(c, options, timeoutMs, build) {
     String(options.roundMs),
     '--warmup-ms',
     String(options.warmupMs),
+    ...(options.quick ? ['--quick'] : []),
     ...(build === 'baseline' ? ['--baseline', options.baseline] : []),
   ];
   const r = spawnSync(process.execPath, args, {
@@ -920,10 +1206,10 @@ function spawnCase(c, options, timeoutMs, build) {
   return JSON.parse(line);
 }
 
-function main() {
+async function main() {
   const options = parseOptions(process.argv.slice(2));
   if (options.child) {
-    runChild(options.child, options);
+    await runChild(options.child, options);
     return;
   }
   if (options.list) {
@@ -1012,7 +1298,8 @@ function main() {
     (noisy.length
       ? `\nNoisy (a round ran < 90 % on CPU, the process was descheduled): ${noisy.join(', ')}.\n`
       : '') +
-    (baseline ? `\n${baselineLines(results, baseline)}\n` : '');
+    (baseline ? `\n${baselineLines(results, baseline)}\n` : '') +
+    (results.some((r) => r.unit === 'objects' && r.summary) ? `\n${allocTables(results)}\n` : '');
   console.log(md);
 
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
@@ -1037,4 +1324,11 @@ function main() {
   console.error(`bench/micro: wrote ${path.relative(ROOT, base)}.json and .md`);
 }
 
-main();
+if (isMainThread) {
+  main().catch((err) => {
+    console.error(`bench/micro: ${err.stack ?? err}`);
+    process.exit(1);
+  });
+} else if (workerData?.role === 'fastcgi-client') {
+  fastcgiClient(workerData);
+}
