@@ -11,7 +11,7 @@
 //
 // Imports the compiled modules from dist/ (run `npm run build` first; the paths are in MODULES
 // below). The timed cases are synchronous and single-threaded; the whole run is bounded by --budget
-// (default 55 s): cases that would start after it are skipped and reported as such. Results: a
+// (default 90 s): cases that would start after it are skipped and reported as such. Results: a
 // markdown table on stdout, plus JSON and markdown in bench/results/ (gitignored).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -120,7 +120,7 @@ const USAGE = `usage: node bench/micro.mjs [options]      (npm run bench:micro -
   --rounds N        measured rounds per case (default 7); median, min and max are reported
   --round-ms MS     target length of one round (default 150)
   --warmup-ms MS    unreported warm-up per case, also used to size the rounds (default 300)
-  --budget S        skip the remaining cases once the run has taken S seconds (default 55, 110 with
+  --budget S        skip the remaining cases once the run has taken S seconds (default 90, 180 with
                     --baseline)
   --quick           smoke form: 3 rounds of 20 ms, 50 ms warm-up (explicit flags still win)
   --only LIST       comma-separated case ids (default: all; see the table for the ids)
@@ -171,7 +171,7 @@ function parseOptions(argv) {
     rounds: Math.round(num('rounds', quick ? 3 : 7, 1, 101)),
     roundMs: num('round-ms', quick ? 20 : 150, 1, 5000),
     warmupMs: num('warmup-ms', quick ? 50 : 300, 0, 10000),
-    budgetS: num('budget', v.baseline === undefined ? 55 : 110, 1, 3600),
+    budgetS: num('budget', v.baseline === undefined ? 90 : 180, 1, 3600),
     only: v.only ? v.only.split(',').map((s) => s.trim()) : null,
     list: v.list,
     child: v.child,
