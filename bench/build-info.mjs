@@ -7,10 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const DIST = path.join(ROOT, 'dist');
 
-export function git(args) {
-  const r = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8', timeout: 5000 });
+export function git(args, cwd = ROOT) {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', timeout: 5000 });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
@@ -24,8 +23,9 @@ export function newestMtime(dir) {
   return newest;
 }
 
-/** Short hash over dist/**\/*.js: which build was measured (src/ may have moved on since). */
-export function distHash() {
+/** Short hash over dist/**\/*.js of a checkout: which build was measured (src/ may have moved on since). */
+export function distHash(root = ROOT) {
+  const dist = path.join(root, 'dist');
   const hash = createHash('sha256');
   const walk = (dir) => {
     for (const entry of fs
@@ -34,17 +34,27 @@ export function distHash() {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
       else if (entry.name.endsWith('.js'))
-        hash.update(path.relative(ROOT, full)).update(fs.readFileSync(full));
+        hash.update(path.relative(root, full)).update(fs.readFileSync(full));
     }
   };
-  walk(DIST);
+  walk(dist);
   return hash.digest('hex').slice(0, 12);
+}
+
+/** Which build of sluice a checkout holds: its commit, whether src/ differs from it, and its dist/. */
+export function buildOf(root = ROOT) {
+  const dirty = git(['status', '--porcelain', '--', 'src'], root); // the code under test, not bench/ itself
+  return {
+    gitCommit: git(['rev-parse', '--short', 'HEAD'], root),
+    gitDirty: dirty === undefined ? undefined : dirty !== '',
+    distBuiltAt: fs.statSync(path.join(root, 'dist', 'index.js')).mtime.toISOString(),
+    distSha256: distHash(root),
+  };
 }
 
 /** The machine and the build, for the results file; each benchmark adds its own fields. */
 export function machineAndBuild() {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-  const dirty = git(['status', '--porcelain', '--', 'src']); // the code under test, not bench/ itself
   return {
     nproc: os.availableParallelism?.() ?? os.cpus().length,
     cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
@@ -52,9 +62,6 @@ export function machineAndBuild() {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
-    gitCommit: git(['rev-parse', '--short', 'HEAD']),
-    gitDirty: dirty === undefined ? undefined : dirty !== '',
-    distBuiltAt: fs.statSync(path.join(DIST, 'index.js')).mtime.toISOString(),
-    distSha256: distHash(),
+    ...buildOf(ROOT),
   };
 }

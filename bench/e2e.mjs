@@ -6,6 +6,7 @@
 //   npm run bench                        # 2 s warm-up + 3 × 10 s per target and route
 //   npm run bench -- --duration 5 --runs 3 --routes hello,1m
 //   npm run bench -- --quick             # ~1 s per target and route: a smoke test of the harness
+//   npm run bench -- --baseline ../old   # this build against an older built checkout, alternately
 //
 // Everything it starts runs in its own process group under a temp prefix, on 127.0.0.1 and Unix
 // sockets only, and is stopped by PID at the end, on error and on SIGINT/SIGTERM. Results: markdown
@@ -13,12 +14,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { machineAndBuild, newestMtime, ROOT } from './build-info.mjs';
+import { buildOf, machineAndBuild, newestMtime, ROOT } from './build-info.mjs';
 import { checkRoute } from './lib/check.mjs';
 import { findNginx, renderNginxConf, startNginx } from './lib/nginx.mjs';
 import { busyPct, groupMembers, rssOfKb, systemCpu } from './lib/proc-stats.mjs';
 import { findBinary, freePort, log, makePrefix, sleep, versionOf } from './lib/processes.mjs';
 import {
+  baselineRatios,
   ceilingRatios,
   fmtInt,
   fmtMs,
@@ -30,12 +32,16 @@ import {
   summarize,
 } from './lib/report.mjs';
 import { patternBytes, ROUTES } from './lib/routes.mjs';
-import { NODE_ARGS, servesRoute, TARGETS } from './lib/targets.mjs';
+import { NODE_ARGS, onBaseline, servesRoute, TARGETS } from './lib/targets.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
 const PAUSE_BETWEEN_RUNS_MS = 1000;
 const CLIENT_MAX_BODY_SIZE = '16m'; // the 10 MiB upload and some room; nginx's default is 1m
 const INSTALL_HINT = 'apt-get install nginx wrk';
+// With --baseline: what runs unless --only, --routes or --runs say otherwise.
+const BASELINE_TARGETS = ['sluice-fastcgi-keepalive'];
+const BASELINE_ROUTES = ['hello', 'echo'];
+const BASELINE_MIN_RUNS = 5;
 
 const USAGE = `usage: node bench/e2e.mjs [options]      (npm run bench -- [options])
 
@@ -51,6 +57,11 @@ const USAGE = `usage: node bench/e2e.mjs [options]      (npm run bench -- [optio
   --app MODULE      an app served by sluice (loaded as any app) and by the node-http peer (its export as
                     the request listener) on the hello route, e.g. bench/apps/express-hello.mjs;
                     only those targets run
+  --baseline DIR    also run each chosen sluice target from DIR, a checkout of another sluice that has
+                    been built (DIR/dist/cli.js, DIR/bin/sluice), serving the same app behind the same
+                    nginx location; the two builds alternate run by run, and the report adds each
+                    one's median req/s and server CPU per request and this ÷ baseline per route.
+                    Defaults then: --only ${BASELINE_TARGETS.join(',')}, --routes ${BASELINE_ROUTES.join(',')}, --runs ${BASELINE_MIN_RUNS} (at least ${BASELINE_MIN_RUNS})
   --out-dir DIR     where the JSON and markdown go (default bench/results)
   --keep            keep the temp prefix (configs, logs) after the run
   -h, --help        this text
@@ -81,6 +92,7 @@ function parseOptions(argv) {
         routes: { type: 'string' },
         'out-dir': { type: 'string' },
         app: { type: 'string' },
+        baseline: { type: 'string' },
         keep: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -108,10 +120,22 @@ function parseOptions(argv) {
     return ids;
   };
   const quick = v.quick;
+  const baseline = v.baseline === undefined ? undefined : path.resolve(v.baseline);
+  if (baseline !== undefined) {
+    for (const file of ['dist/cli.js', 'bin/sluice']) {
+      if (!fs.existsSync(path.join(baseline, file)))
+        usageError(
+          `--baseline: ${path.join(baseline, file)} is missing (a built checkout of sluice is needed)`,
+        );
+    }
+  }
   const options = {
     quick,
     duration: int('duration', quick ? 1 : 10, 1),
-    runs: int('runs', quick ? 1 : 3, 1),
+    runs:
+      baseline === undefined
+        ? int('runs', quick ? 1 : 3, 1)
+        : int('runs', BASELINE_MIN_RUNS, BASELINE_MIN_RUNS), // a median of each build worth comparing
     connections: int('connections', 50, 1),
     threads: int('threads', 1, 1),
     warmup: int('warmup', quick ? 0 : 2, 0),
@@ -126,8 +150,15 @@ function parseOptions(argv) {
     ),
     outDir: v['out-dir'] ? path.resolve(v['out-dir']) : path.join(ROOT, 'bench', 'results'),
     app: v.app,
+    baseline,
     keep: v.keep,
   };
+  if (baseline !== undefined) {
+    options.only ??= BASELINE_TARGETS;
+    options.routes ??= BASELINE_ROUTES;
+    if (!options.only.some((id) => TARGETS.find((t) => t.id === id).kind === 'sluice'))
+      usageError('--baseline needs at least one sluice target in --only');
+  }
   if (options.threads > options.connections) usageError('--threads must not exceed --connections');
   if (options.app !== undefined) {
     // Another app answers only what it answers: hello, on the targets that load Node apps.
@@ -140,7 +171,7 @@ function parseOptions(argv) {
   return options;
 }
 
-function preflight() {
+function preflight(options) {
   if (process.platform !== 'linux') throw new Error('this benchmark reads /proc and needs Linux');
   const nginx = findNginx();
   const wrk = findBinary('wrk');
@@ -156,18 +187,34 @@ function preflight() {
   if (newestMtime(path.join(ROOT, 'src')) > fs.statSync(cli).mtimeMs) {
     log('WARNING: src/ is newer than dist/: this measures the last build (run `npm run build` to refresh)');
   }
+  const baseline = options.baseline;
+  if (
+    baseline !== undefined &&
+    fs.existsSync(path.join(baseline, 'src')) &&
+    newestMtime(path.join(baseline, 'src')) > fs.statSync(path.join(baseline, 'dist', 'cli.js')).mtimeMs
+  ) {
+    log(`WARNING: ${baseline}/src/ is newer than its dist/: the baseline is its last build`);
+  }
   return { nginx, wrk };
 }
 
-/** The targets to run and the ones skipped (with why); --only names a subset of both. */
+/**
+ * The targets to run and the ones skipped (with why); --only names a subset of both. With --baseline,
+ * each sluice target is followed by its twin on the baseline build.
+ */
 function chooseTargets(options) {
   const chosen = TARGETS.filter((t) => !options.only || options.only.includes(t.id));
   const skipped = [];
   const run = [];
   for (const target of chosen) {
-    const reason = target.unavailable?.();
-    if (reason) skipped.push({ id: target.id, reason });
-    else run.push({ ...target });
+    const builds = [target];
+    if (options.baseline !== undefined && target.kind === 'sluice')
+      builds.push(onBaseline(target, options.baseline));
+    for (const t of builds) {
+      const reason = t.unavailable?.();
+      if (reason) skipped.push({ id: t.id, reason });
+      else run.push({ ...t });
+    }
   }
   return { run, skipped };
 }
@@ -202,7 +249,7 @@ async function waitForQuiet(maxMs) {
 
 async function main() {
   const options = parseOptions(process.argv.slice(2));
-  const bins = preflight();
+  const bins = preflight(options);
   const { run: targets, skipped } = chooseTargets(options);
   const routes = ROUTES.filter((r) => !options.routes || options.routes.includes(r.id));
   for (const s of skipped) log(`${s.id}: skipped (${s.reason})`);
@@ -214,16 +261,22 @@ async function main() {
     wrk: versionOf(bins.wrk, ['-v']).replace(/\s+Copyright.*$/, ''),
     nodeArgs: NODE_ARGS,
   };
+  const baseline =
+    options.baseline === undefined ? null : { dir: options.baseline, ...buildOf(options.baseline) };
   const started = new Date();
   const prefix = makePrefix('bench');
   prefix.keep = options.keep;
 
+  // A baseline twin's combination comes right after its current target's on the same route: the
+  // round-robin below then runs this build, the baseline, this build, the baseline...
   const combos = [];
   for (const target of targets) {
+    if (target.build === 'baseline') continue;
+    const twin = targets.find((t) => t.current === target.id);
     for (const route of routes) {
-      if (servesRoute(target, route.id)) {
-        combos.push({ id: `${target.id} ${route.id}`, target, route, runs: [], discarded: [] });
-      }
+      if (!servesRoute(target, route.id)) continue;
+      for (const t of twin ? [target, twin] : [target])
+        combos.push({ id: `${t.id} ${route.id}`, target: t, route, runs: [], discarded: [] });
     }
   }
   if (combos.length === 0) throw new Error('no target serves the chosen routes');
@@ -242,6 +295,12 @@ async function main() {
       `machine: ${info.nproc} CPUs, node ${info.node}, ${info.nginx}; wrk -t${options.threads} -c${options.connections}, ` +
         `warm-up ${options.warmup} s, ${options.runs} × ${options.duration} s per target and route; prefix ${prefix.dir}`,
     );
+    if (baseline) {
+      log(
+        `baseline: ${baseline.dir} at ${baseline.gitCommit ?? '?'}${baseline.gitDirty ? ' + changes in src/' : ''}, ` +
+          `against this build at ${info.gitCommit ?? '?'}${info.gitDirty ? ' + changes in src/' : ''}`,
+      );
+    }
     const before = systemCpu();
     await sleep(1000); // the load average lags by minutes: measure the last second instead
     info.busyPctBeforeStart = Math.round(busyPct(before, systemCpu()) * 10) / 10;
@@ -373,10 +432,13 @@ async function main() {
       skipped,
       ratios: ratios(combos, routes),
       ceilingRatios: ceilingRatios(combos),
+      baseline,
+      vsBaseline: baseline ? baselineRatios(combos, routes) : null,
       targets: targets.map((t) => ({
         id: t.id,
         label: t.label,
         kind: t.kind,
+        build: t.build ?? (t.kind === 'sluice' ? 'current' : undefined),
         protocol: t.protocol,
         detail: t.detail,
         idleRssKb: t.idleRssKb,

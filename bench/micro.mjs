@@ -1,48 +1,113 @@
 #!/usr/bin/env node
-// Micro-benchmarks of sluice's hot paths, in process and without sockets: FastCGI record parsing,
-// params decoding, SCGI header parsing, response head serialization, FastCGI record writing and the
-// FastCGI path from bytes to environ. See bench/README.md, "Micro-benchmarks".
+// Micro-benchmarks of sluice's hot paths, in process: FastCGI record parsing, params decoding, SCGI
+// header parsing, response head serialization, FastCGI record writing and the FastCGI path from bytes
+// to environ, timed without sockets; and the heap objects one FastCGI hello request allocates on the
+// real server path (serveFastCgi on a Unix socket), counted. See bench/README.md, "Micro-benchmarks".
 //
-//   npm run bench:micro                    # 300 ms warm-up + 7 rounds of ~150 ms per case (~25 s)
-//   npm run bench:micro -- --quick         # a smoke test of the harness (~3 s), not a measurement
+//   npm run bench:micro                    # 300 ms warm-up + 7 rounds of ~150 ms per case (~35 s)
+//   npm run bench:micro -- --quick         # a smoke test of the harness (~5 s), not a measurement
 //   npm run bench:micro -- --only stdin-32k,params-decode --rounds 11
+//   npm run bench:micro -- --only alloc-hello --baseline ../old   # and on an older built checkout
 //
-// Imports the compiled modules from dist/ (run `npm run build` first). Everything is synchronous and
-// single-threaded; the whole run is bounded by --budget (default 55 s): cases that would start after
-// it are skipped and reported as such. Results: a markdown table on stdout, plus JSON and markdown
-// in bench/results/ (gitignored).
+// Imports the compiled modules from dist/ (run `npm run build` first; the paths are in MODULES
+// below). The timed cases are synchronous and single-threaded; the whole run is bounded by --budget
+// (default 90 s): cases that would start after it are skipped and reported as such. Results: a
+// markdown table on stdout, plus JSON and markdown in bench/results/ (gitignored).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machineAndBuild, newestMtime } from './build-info.mjs';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { buildOf, machineAndBuild, newestMtime } from './build-info.mjs';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(BENCH_DIR, '..');
 const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const DIST = path.join(ROOT, 'dist');
 
-const require = createRequire(import.meta.url);
-function load(module) {
-  try {
-    return require(path.join(DIST, module));
-  } catch (err) {
-    if (err.code === 'MODULE_NOT_FOUND') {
-      console.error(`bench/micro: ${path.join('dist', module)} is missing: run \`npm run build\` first`);
-      process.exit(2);
-    }
-    throw err;
-  }
+// ---------------------------------------------------------------------------------------------
+// Everything this file takes from sluice's build, as 'module under dist/#export' ('#*': the whole
+// module). When src/ moves, re-point the entries here; BASELINE_MODULES overrides entries for a
+// --baseline build whose dist/ still has the old layout. The one other tie to the internals is
+// serveContext() below.
+
+const MODULES = {
+  RecordParser: 'fastcgi/parser.js#RecordParser',
+  encodePairs: 'fastcgi/pairs.js#encodePairs',
+  decodePairList: 'fastcgi/pairs.js#decodePairList',
+  writer: 'fastcgi/writer.js#*',
+  FCGI_KEEP_CONN: 'fastcgi/constants.js#FCGI_KEEP_CONN',
+  FCGI_RESPONDER: 'fastcgi/constants.js#FCGI_RESPONDER',
+  FCGI_STDIN: 'fastcgi/constants.js#FCGI_STDIN',
+  ScgiParser: 'scgi/parser.js#ScgiParser',
+  validateHead: 'gateway/response-head.js#validateHead',
+  serializeHead: 'gateway/response-head.js#serializeHead',
+  buildCgiVariables: 'gateway/environ.js#buildCgiVariables',
+  createEnviron: 'gateway/environ.js#createEnviron',
+  serveFastCgi: 'fastcgi/connection.js#serveFastCgi', // a ConnectionHandler
+  Meter: 'gateway/meter.js#Meter',
+  DEFAULT_LIMITS: 'limits.js#DEFAULT_LIMITS',
+};
+const BASELINE_MODULES = {};
+
+/**
+ * The ServeContext the daemon gives each connection (src/gateway/context.ts, built in
+ * src/serving.ts): the app, a logger, the default limits, no mount point, one process, a meter
+ * without access or slow log.
+ */
+function serveContext(app, log) {
+  return {
+    app,
+    log,
+    limits: DEFAULT_LIMITS,
+    environ: { mount: '' },
+    multiprocess: false,
+    load: new Meter({ log, accessLog: null, slowMs: Infinity }),
+  };
 }
-const { RecordParser } = load('fastcgi/parser.js');
-const { encodePairs, decodePairList } = load('fastcgi/pairs.js');
-const writer = load('fastcgi/writer.js');
-const { FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = load('fastcgi/constants.js');
-const { ScgiParser } = load('scgi/parser.js');
-const { validateHead, serializeHead } = load('gateway/response-head.js');
-const { buildCgiVariables, createEnviron } = load('gateway/environ.js');
+
+/** The build a process measures: this checkout's dist/, or --baseline DIR's. */
+function buildDir(options) {
+  return options.baseline ?? ROOT;
+}
+
+/** Which table entries a build uses, and the missing modules of its dist/ (none when it is built). */
+function modulesOf(options) {
+  const table = options.baseline === undefined ? MODULES : { ...MODULES, ...BASELINE_MODULES };
+  const dist = path.join(buildDir(options), 'dist');
+  const missing = [...new Set(Object.values(table).map((spec) => spec.split('#')[0]))].filter(
+    (file) => !fs.existsSync(path.join(dist, file)),
+  );
+  return { table, dist, missing };
+}
+
+let RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN;
+let ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron;
+let serveFastCgi, Meter, DEFAULT_LIMITS;
+
+const require = createRequire(import.meta.url);
+
+/** Loads the build's modules into the names above (in the process that runs a case). */
+function bindSluice(options) {
+  const { table, dist, missing } = modulesOf(options);
+  if (missing.length > 0) throw new Error(`${dist}: ${missing.join(', ')} missing (not built?)`);
+  const get = (spec) => {
+    const [file, name] = spec.split('#');
+    const module = require(path.join(dist, file));
+    if (name === '*') return module;
+    if (!(name in module)) throw new Error(`${path.join(dist, file)} exports no ${name}`);
+    return module[name];
+  };
+  const s = Object.fromEntries(Object.entries(table).map(([key, spec]) => [key, get(spec)]));
+  ({ RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = s);
+  ({ ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron } = s);
+  ({ serveFastCgi, Meter, DEFAULT_LIMITS } = s);
+}
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -55,10 +120,13 @@ const USAGE = `usage: node bench/micro.mjs [options]      (npm run bench:micro -
   --rounds N        measured rounds per case (default 7); median, min and max are reported
   --round-ms MS     target length of one round (default 150)
   --warmup-ms MS    unreported warm-up per case, also used to size the rounds (default 300)
-  --budget S        skip the remaining cases once the run has taken S seconds (default 55)
+  --budget S        skip the remaining cases once the run has taken S seconds (default 90, 180 with
+                    --baseline)
   --quick           smoke form: 3 rounds of 20 ms, 50 ms warm-up (explicit flags still win)
   --only LIST       comma-separated case ids (default: all; see the table for the ids)
   --list            print the case ids and exit
+  --baseline DIR    also run each case on DIR's build (a checkout of another sluice with its dist/
+                    built), in a process of its own after this build's, and compare the medians
   --child ID        (internal) run one case in this process and print its JSON
   -h, --help        this text`;
 
@@ -76,6 +144,7 @@ function parseOptions(argv) {
         only: { type: 'string' },
         list: { type: 'boolean', default: false },
         child: { type: 'string' },
+        baseline: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -102,10 +171,11 @@ function parseOptions(argv) {
     rounds: Math.round(num('rounds', quick ? 3 : 7, 1, 101)),
     roundMs: num('round-ms', quick ? 20 : 150, 1, 5000),
     warmupMs: num('warmup-ms', quick ? 50 : 300, 0, 10000),
-    budgetS: num('budget', 55, 1, 3600),
+    budgetS: num('budget', v.baseline === undefined ? 90 : 180, 1, 3600),
     only: v.only ? v.only.split(',').map((s) => s.trim()) : null,
     list: v.list,
     child: v.child,
+    baseline: v.baseline === undefined ? undefined : path.resolve(v.baseline),
   };
 }
 
@@ -544,6 +614,203 @@ function loggerChildCase() {
   return { run, detail: 'pino child with { fcgiId }, one per request (not in the path above)' };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Case 7: heap allocations of one FastCGI hello request on sluice's real server-side path. A worker
+// thread plays nginx on a kept-alive connection over a Unix socket (its allocations are in its own
+// heap, not counted); this thread runs serveFastCgi on the accepted socket. V8's sampling heap
+// profiler, with a sampling interval below any object's size, samples every allocation of this
+// thread's heap, and with includeObjectsCollectedBy{Minor,Major}GC keeps the samples of objects
+// that were collected since. The case's process runs with --no-turbo-allocation-folding: otherwise
+// optimized code allocates several objects as one, which the profiler sees as one sample.
+
+const ALLOC_NODE_ARGS = ['--no-turbo-allocation-folding'];
+const ALLOC_SITES_SHOWN = 15;
+// Requests before counting (unprofiled, ~60 µs each here), and per counted round (~1 ms each: the
+// profiler records a stack per object). After 20,000 the first rounds still counted a few more.
+const ALLOC_WARMUP = 50_000;
+const ALLOC_WARMUP_QUICK = 2_000;
+const ALLOC_ROUND = 4 * VARIANTS;
+const APP_MODULE = path.join(BENCH_DIR, 'apps', 'gateway.mjs'); // the e2e app: GET / answers "Hello, world!\n"
+const HELLO_BODY = 'Hello, world!\n';
+const FCGI_STDOUT = 6;
+const FCGI_END_REQUEST = 3;
+
+/** Worker thread: nginx's side of one kept-alive FastCGI connection, a request at a time. */
+function fastcgiClient({ socketPath, requests }) {
+  const socket = net.connect(socketPath);
+  let buffered = Buffer.alloc(0);
+  let next = 0;
+  let left = 0;
+  let stdout = [];
+  let first = null;
+  const send = () => socket.write(requests[next++ % requests.length]);
+  socket.on('data', (chunk) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    // Records: version, type, id (2), content length (2), padding, reserved; then content and padding.
+    for (;;) {
+      if (buffered.length < 8) return;
+      const length = 8 + buffered.readUInt16BE(4) + buffered[6];
+      if (buffered.length < length) return;
+      const type = buffered[1];
+      if (first === null && type === FCGI_STDOUT)
+        stdout.push(buffered.subarray(8, 8 + buffered.readUInt16BE(4)));
+      buffered = buffered.subarray(length);
+      if (type !== FCGI_END_REQUEST) continue;
+      first ??= Buffer.concat(stdout).toString('latin1');
+      stdout = null;
+      if (--left > 0) send();
+      else parentPort.postMessage({ done: true, first });
+    }
+  });
+  socket.on('error', (err) => parentPort.postMessage({ error: err.message }));
+  parentPort.on('message', ({ count }) => {
+    left = count;
+    if (count > 0) send();
+    else parentPort.postMessage({ done: true, first });
+  });
+}
+
+/** Where an allocation came from: the file of its frame, by kind. */
+function frameKind(url, distUrl) {
+  if (url.startsWith(distUrl)) return 'sluice';
+  if (url.startsWith('node:')) return 'node';
+  if (url.includes('/bench/apps/')) return 'app';
+  if (url.includes('/node_modules/')) return 'dependencies';
+  return url === '' ? 'V8 builtins, or no JS frame' : 'other';
+}
+
+/**
+ * One sampling profile, as counts: objects and bytes in all, by kind of the frame that allocated,
+ * and by the nearest sluice function on the stack (allocations sluice causes in Node's streams and
+ * sockets count for the sluice function that called them). The profiler records physical frames:
+ * what an optimized function inlined counts for it, so the split moves as the JIT inlines.
+ */
+function countProfile(profile, dist) {
+  const distUrl = dist + path.sep;
+  const nodes = new Map();
+  const walk = (node, parent) => {
+    nodes.set(node.id, { node, parent });
+    for (const child of node.children) walk(child, node.id);
+  };
+  walk(profile.head, null);
+  const frameUrl = (node) => node.callFrame.url.replace(/^file:\/\//, '');
+  const site = (node) =>
+    `${node.callFrame.functionName || '(anonymous)'} ${path.relative(dist, frameUrl(node))}:${node.callFrame.lineNumber + 1}`;
+  const out = { objects: 0, bytes: 0, kinds: {}, sites: {} };
+  const add = (table, key, size) => {
+    const entry = (table[key] ??= { objects: 0, bytes: 0 });
+    entry.objects++;
+    entry.bytes += size;
+  };
+  for (const sample of profile.samples) {
+    out.objects++;
+    out.bytes += sample.size;
+    const leaf = nodes.get(sample.nodeId).node;
+    const kind = frameKind(frameUrl(leaf), distUrl);
+    add(out.kinds, kind, sample.size);
+    let at = sample.nodeId;
+    while (at !== null && frameKind(frameUrl(nodes.get(at).node), distUrl) !== 'sluice')
+      at = nodes.get(at).parent;
+    add(out.sites, at === null ? `(no sluice frame: ${kind})` : site(nodes.get(at).node), sample.size);
+  }
+  return out;
+}
+
+async function allocCase(options) {
+  const pino = require('pino');
+  const app = (await import(pathToFileURL(APP_MODULE).href)).default;
+  // As the daemon's logger at its default level (src/gateway/logger.ts), writing nowhere.
+  const log = pino({ level: 'info', base: { pid: process.pid } }, { write() {} });
+  const context = serveContext(app, log);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-micro-'));
+  const socketPath = path.join(dir, 'fastcgi.sock');
+  const server = net.createServer((socket) => serveFastCgi(socket, context, () => undefined, false));
+  await new Promise((resolve) => server.listen(socketPath, resolve));
+  const requests = Array.from({ length: VARIANTS }, (_, i) => fastcgiRequest(helloPairs(variantPort(i))));
+  const worker = new Worker(fileURLToPath(import.meta.url), {
+    workerData: { role: 'fastcgi-client', socketPath, requests },
+  });
+  const ask = (count) =>
+    new Promise((resolve, reject) => {
+      worker.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+      worker.postMessage({ count });
+    });
+  const session = new Session();
+  session.connect();
+  const post = (method, params) =>
+    new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r))));
+  const dist = path.join(buildDir(options), 'dist');
+  /** Objects and bytes this thread allocates while the client sends `count` requests. */
+  const window = async (count) => {
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 1, // V8 rounds it up to a pointer's size: smaller than any object
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+    await ask(count);
+    const { profile } = await post('HeapProfiler.stopSampling');
+    return countProfile(profile, dist);
+  };
+
+  const { first } = await ask(1);
+  check(
+    first.startsWith('Status: 200') && first.endsWith(`\r\n\r\n${HELLO_BODY}`),
+    `hello response (got ${JSON.stringify(first.slice(0, 200))})`,
+  );
+  await ask(options.quick ? ALLOC_WARMUP_QUICK : ALLOC_WARMUP); // the JIT settles before counting
+  await post('HeapProfiler.enable');
+  // What a window counts without any request (the profiler's replies, the worker's message) is
+  // taken off every round.
+  const overhead = await window(0);
+  const perRound = options.quick ? VARIANTS : ALLOC_ROUND; // every variant as often in each round
+  const rounds = [];
+  const totals = { kinds: {}, sites: {} };
+  for (let r = 0; r < options.rounds; r++) {
+    const counted = await window(perRound);
+    rounds.push({
+      requests: perRound,
+      objectsPerOp: (counted.objects - overhead.objects) / perRound,
+      bytesPerOp: (counted.bytes - overhead.bytes) / perRound,
+    });
+    for (const key of ['kinds', 'sites']) {
+      for (const [sign, from] of [
+        [1, counted],
+        [-1, overhead],
+      ]) {
+        for (const [name, v] of Object.entries(from[key])) {
+          const entry = (totals[key][name] ??= { objects: 0, bytes: 0 });
+          entry.objects += sign * v.objects;
+          entry.bytes += sign * v.bytes;
+        }
+      }
+    }
+  }
+  await post('HeapProfiler.disable');
+  session.disconnect();
+  await worker.terminate();
+  await new Promise((resolve) => server.close(resolve));
+  fs.rmSync(dir, { recursive: true, force: true });
+  const n = perRound * options.rounds;
+  const per = (table) =>
+    Object.entries(table)
+      .map(([name, v]) => ({ name, objects: v.objects / n, bytes: v.bytes / n }))
+      .filter((e) => e.objects > 0)
+      .sort((a, b) => b.objects - a.objects);
+  return {
+    rounds,
+    batch: perRound,
+    detail:
+      `wrk's GET / (${helloPairs(0).length} params, ${requests[0].length} bytes) on one kept-alive ` +
+      'connection, answered by bench/apps/gateway.mjs',
+    extra: {
+      requestBytes: requests[0].length,
+      windowOverhead: { objects: overhead.objects, bytes: overhead.bytes },
+      byKind: per(totals.kinds),
+      bySluiceFunction: per(totals.sites),
+    },
+  };
+}
+
 function check(ok, what) {
   if (!ok) throw new Error(`bench/micro: self-check failed: ${what}`);
 }
@@ -656,6 +923,14 @@ const CASES = [
     unit: 'ns',
     setup: loggerChildCase,
   },
+  {
+    id: 'alloc-hello',
+    group: 7,
+    name: 'Heap allocations per FastCGI hello request (serveFastCgi on a Unix socket)',
+    unit: 'objects',
+    count: allocCase, // counts instead of timing: its own rounds
+    nodeArgs: ALLOC_NODE_ARGS,
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -708,13 +983,28 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** The figure a case reports: GB/s (1e9 bytes per second) for throughput cases, else ns per op. */
-function figure(c, nsPerOp) {
-  return c.unit === 'GB/s' ? c.bytesPerOp / nsPerOp : nsPerOp;
+/**
+ * The figure a case reports for a round: GB/s (1e9 bytes per second) for throughput cases, objects
+ * per request for the allocation count, else ns per op.
+ */
+function figure(c, round) {
+  if (c.unit === 'objects') return round.objectsPerOp;
+  return c.unit === 'GB/s' ? c.bytesPerOp / round.nsPerOp : round.nsPerOp;
 }
 
 function summarize(c, m) {
-  const values = m.rounds.map((r) => figure(c, r.nsPerOp));
+  const values = m.rounds.map((r) => figure(c, r));
+  if (c.unit === 'objects') {
+    const bytes = m.rounds.map((r) => r.bytesPerOp);
+    return {
+      median: median(values),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      bytesPerOpMedian: median(bytes),
+      bytesPerOpMin: Math.min(...bytes),
+      bytesPerOpMax: Math.max(...bytes),
+    };
+  }
   const nsPerOp = m.rounds.map((r) => r.nsPerOp);
   const s = {
     median: median(values),
@@ -741,6 +1031,7 @@ const group3 = (n) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
 function fmtValue(c, v) {
   if (c.unit === 'GB/s') return `${v.toFixed(2)} GB/s`;
+  if (c.unit === 'objects') return `${v.toFixed(1)} objects`;
   if (v >= 1e6) return `${(v / 1e6).toFixed(2)} ms`;
   if (v >= 1e4) return `${(v / 1e3).toFixed(1)} µs`;
   if (v >= 100) return `${group3(v)} ns`;
@@ -749,6 +1040,7 @@ function fmtValue(c, v) {
 
 function fmtRange(c, s) {
   if (c.unit === 'GB/s') return `${s.min.toFixed(2)}–${s.max.toFixed(2)}`;
+  if (c.unit === 'objects') return `${s.min.toFixed(1)}–${s.max.toFixed(1)}`;
   const f = (v) => fmtValue(c, v).replace(/ (ns|µs|ms)$/, '');
   return `${f(s.min)}–${f(s.max)}`;
 }
@@ -770,6 +1062,8 @@ function fmtVerdict(c, s) {
 function fmtExtra(c, s) {
   // Throughput next to time per op and the reverse, where both mean something.
   if (c.unit === 'GB/s') return `${(s.nsPerOpMedian / 1e6).toFixed(1)} ms per pass`;
+  if (c.unit === 'objects')
+    return `${group3(s.bytesPerOpMedian)} bytes per request (${group3(s.bytesPerOpMin)}–${group3(s.bytesPerOpMax)})`;
   if (s.gbPerS !== undefined) return `${s.gbPerS.toFixed(0)} GB/s (views, no copy)`;
   return '';
 }
@@ -788,11 +1082,57 @@ function table(results) {
     const extra = fmtExtra(r, s);
     lines.push(
       `| ${r.group} | ${r.name} (\`${r.id}\`) | ${fmtValue(r, s.median)} | ${fmtRange(r, s)} | ` +
-        `${r.target ? r.target.text : ''} | ${fmtVerdict(r, s)} | ${(s.onCpuMedian * 100).toFixed(0)} % | ` +
+        `${r.target ? r.target.text : ''} | ${fmtVerdict(r, s)} | ` +
+        `${s.onCpuMedian === undefined ? '' : `${(s.onCpuMedian * 100).toFixed(0)} %`} | ` +
         `${[r.detail, extra].filter(Boolean).join('; ')} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** --baseline: each case's median on this build and on the baseline, and this ÷ baseline. */
+function baselineLines(results, baseline) {
+  const lines = [
+    `Baseline: ${baseline.dir}, sluice ${baseline.gitCommit ?? '?'}${baseline.gitDirty ? ' + uncommitted changes in src/' : ''} ` +
+      `(dist/ sha256 ${baseline.distSha256}).`,
+    '',
+    '| case | this build | baseline | ÷ |',
+    '| ---- | ---------: | -------: | -: |',
+  ];
+  for (const r of results.filter((x) => x.build === 'current' && x.summary)) {
+    const b = results.find((x) => x.build === 'baseline' && x.id === r.id && x.summary);
+    if (!b) continue;
+    let cells = `${fmtValue(r, r.summary.median)} | ${fmtValue(b, b.summary.median)} | ${(r.summary.median / b.summary.median).toFixed(3)}×`;
+    if (r.unit === 'objects') {
+      const [x, y] = [r.summary.bytesPerOpMedian, b.summary.bytesPerOpMedian];
+      cells = `${fmtValue(r, r.summary.median)}, ${group3(x)} B | ${fmtValue(b, b.summary.median)}, ${group3(y)} B | ${(r.summary.median / b.summary.median).toFixed(3)}×, ${(x / y).toFixed(3)}×`;
+    }
+    lines.push(`| \`${r.id}\` | ${cells} |`);
+  }
+  return lines.join('\n');
+}
+
+/** For the allocation count: where the objects come from, per request, summed over all its rounds. */
+function allocTables(results) {
+  const out = [];
+  const fmt = (x) => (x >= 10 ? x.toFixed(0) : x.toFixed(2));
+  for (const r of results.filter((x) => x.unit === 'objects' && x.summary)) {
+    const rows = (list) => list.map((e) => `| ${e.name} | ${fmt(e.objects)} | ${fmt(e.bytes)} |`).join('\n');
+    const sites = r.extra.bySluiceFunction;
+    const shown = sites.slice(0, ALLOC_SITES_SHOWN);
+    const rest = sites.slice(ALLOC_SITES_SHOWN);
+    const restRow = rest.length
+      ? `\n| … ${rest.length} more | ${fmt(rest.reduce((n, e) => n + e.objects, 0))} | ${fmt(rest.reduce((n, e) => n + e.bytes, 0))} |`
+      : '';
+    out.push(
+      `#### \`${r.id}\`${r.build === 'baseline' ? ' [baseline]' : ''}: ${fmtValue(r, r.summary.median)} and ` +
+        `${group3(r.summary.bytesPerOpMedian)} bytes per request\n\n` +
+        `| allocated in | objects per request | bytes per request |\n| --- | ---: | ---: |\n${rows(r.extra.byKind)}\n\n` +
+        `| nearest sluice function on the stack (dist/ file:line) | objects per request | bytes per request |\n` +
+        `| --- | ---: | ---: |\n${rows(shown)}${restRow}`,
+    );
+  }
+  return out.join('\n\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -805,9 +1145,15 @@ function machine() {
 // ---------------------------------------------------------------------------------------------
 
 /** Child mode: set one case up, measure it, print the result as one JSON line on stdout. */
-function runChild(id, options) {
+async function runChild(id, options) {
   const c = CASES.find((x) => x.id === id);
   if (!c) usageError(`unknown case id ${id}`);
+  bindSluice(options);
+  if (c.count) {
+    const counted = await c.count(options);
+    process.stdout.write(JSON.stringify({ ...counted, checksum }) + '\n');
+    return;
+  }
   const prepared = c.setup();
   const m = measure(prepared.run, options);
   const out = {
@@ -826,9 +1172,10 @@ function runChild(id, options) {
  * intern-table contents or garbage carry over from one case to the next, and a case that hangs is
  * killed at the end of the budget.
  */
-function spawnCase(c, options, timeoutMs) {
+function spawnCase(c, options, timeoutMs, build) {
   const args = [
     ...process.execArgv,
+    ...(c.nodeArgs ?? []),
     fileURLToPath(import.meta.url),
     '--child',
     c.id,
@@ -838,6 +1185,8 @@ function spawnCase(c, options, timeoutMs) {
     String(options.roundMs),
     '--warmup-ms',
     String(options.warmupMs),
+    ...(options.quick ? ['--quick'] : []),
+    ...(build === 'baseline' ? ['--baseline', options.baseline] : []),
   ];
   const r = spawnSync(process.execPath, args, {
     cwd: ROOT,
@@ -857,10 +1206,10 @@ function spawnCase(c, options, timeoutMs) {
   return JSON.parse(line);
 }
 
-function main() {
+async function main() {
   const options = parseOptions(process.argv.slice(2));
   if (options.child) {
-    runChild(options.child, options);
+    await runChild(options.child, options);
     return;
   }
   if (options.list) {
@@ -871,12 +1220,26 @@ function main() {
     const unknown = options.only.filter((id) => !CASES.some((c) => c.id === id));
     if (unknown.length) usageError(`unknown case id(s): ${unknown.join(', ')} (see --list)`);
   }
+  const builds = options.baseline === undefined ? ['current'] : ['current', 'baseline'];
+  for (const build of builds) {
+    const { dist, missing } = modulesOf(build === 'baseline' ? options : { ...options, baseline: undefined });
+    if (missing.length === 0) continue;
+    console.error(
+      `bench/micro: ${missing.map((f) => path.join(dist, f)).join(', ')} missing: ` +
+        (build === 'current'
+          ? 'run `npm run build` first (or re-point MODULES at the top of bench/micro.mjs)'
+          : 'is the baseline built? (or set its paths in BASELINE_MODULES at the top of bench/micro.mjs)'),
+    );
+    process.exit(2);
+  }
   if (newestMtime(path.join(ROOT, 'src')) > fs.statSync(path.join(DIST, 'index.js')).mtimeMs) {
     console.error('bench/micro: WARNING: src/ is newer than dist/: run `npm run build` to measure it');
   }
   const started = new Date();
   const startMs = performance.now();
   const info = machine();
+  const baseline =
+    options.baseline === undefined ? null : { dir: options.baseline, ...buildOf(options.baseline) };
   console.error(
     `bench/micro: node ${info.node}, ${info.nproc} CPUs (${info.cpu}), load ${info.loadavgAtStart.join(' ')}; ` +
       `${options.rounds} rounds of ~${options.roundMs} ms after ${options.warmupMs} ms warm-up per case, ` +
@@ -884,19 +1247,28 @@ function main() {
   );
 
   const results = [];
-  for (const c of CASES) {
+  // With --baseline each case runs on this build, then on the baseline, each in its own process.
+  for (const c of CASES.flatMap((x) => builds.map((build) => ({ ...x, build })))) {
     if (options.only && !options.only.includes(c.id)) continue;
-    const base = { id: c.id, group: c.group, name: c.name, unit: c.unit, target: c.target };
+    const tag = c.build === 'baseline' ? ' [baseline]' : '';
+    const base = {
+      id: c.id,
+      build: c.build,
+      group: c.group,
+      name: c.name + tag,
+      unit: c.unit,
+      target: c.target,
+    };
     const leftMs = options.budgetS * 1000 - (performance.now() - startMs);
     if (leftMs < 1000) {
       results.push({ ...base, skipped: `time budget of ${options.budgetS} s used up` });
-      console.error(`  ${c.id}: skipped (budget)`);
+      console.error(`  ${c.id}${tag}: skipped (budget)`);
       continue;
     }
-    const child = spawnCase(c, options, leftMs);
+    const child = spawnCase(c, options, leftMs, c.build);
     if (child.error) {
       results.push({ ...base, skipped: child.error });
-      console.error(`  ${c.id}: ${child.error}`);
+      console.error(`  ${c.id}${tag}: ${child.error}`);
       continue;
     }
     checksum += child.checksum;
@@ -904,14 +1276,16 @@ function main() {
     const summary = summarize(caseInfo, child);
     results.push({ ...caseInfo, extra: child.extra, batch: child.batch, rounds: child.rounds, summary });
     console.error(
-      `  ${c.id}: ${fmtValue(caseInfo, summary.median)} (${fmtRange(caseInfo, summary)})` +
+      `  ${c.id}${tag}: ${fmtValue(caseInfo, summary.median)} (${fmtRange(caseInfo, summary)})` +
         `${c.target ? ' ' + fmtVerdict(caseInfo, summary).replace(/\*\*/g, '') : ''}` +
         `${summary.onCpuMin < 0.9 ? `  [on-CPU only ${(summary.onCpuMin * 100).toFixed(0)} % in one round: noisy]` : ''}`,
     );
   }
   const totalS = (performance.now() - startMs) / 1000;
 
-  const noisy = results.filter((r) => r.summary && r.summary.onCpuMin < 0.9).map((r) => r.id);
+  const noisy = results
+    .filter((r) => r.summary && r.summary.onCpuMin < 0.9)
+    .map((r) => r.id + (r.build === 'baseline' ? ' [baseline]' : ''));
   const md =
     `Micro-benchmarks, ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
     `${options.rounds} rounds of ~${options.roundMs} ms after a ${options.warmupMs} ms warm-up per case` +
@@ -923,7 +1297,9 @@ function main() {
     '\n' +
     (noisy.length
       ? `\nNoisy (a round ran < 90 % on CPU, the process was descheduled): ${noisy.join(', ')}.\n`
-      : '');
+      : '') +
+    (baseline ? `\n${baselineLines(results, baseline)}\n` : '') +
+    (results.some((r) => r.unit === 'objects' && r.summary) ? `\n${allocTables(results)}\n` : '');
   console.log(md);
 
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
@@ -938,6 +1314,7 @@ function main() {
     startedAt: started.toISOString(),
     totalSeconds: totalS,
     machine: info,
+    baseline,
     options,
     checksum,
     results,
@@ -947,4 +1324,11 @@ function main() {
   console.error(`bench/micro: wrote ${path.relative(ROOT, base)}.json and .md`);
 }
 
-main();
+if (isMainThread) {
+  main().catch((err) => {
+    console.error(`bench/micro: ${err.stack ?? err}`);
+    process.exit(1);
+  });
+} else if (workerData?.role === 'fastcgi-client') {
+  fastcgiClient(workerData);
+}

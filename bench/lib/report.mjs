@@ -32,8 +32,50 @@ export function summarize(combo) {
     discardedNoisyRuns: combo.discarded.length,
     otherCpuPctMax: Math.max(...runs.map((r) => r.machineCpu.otherPct)),
     stealPctMax: Math.max(...runs.map((r) => r.machineCpu.stealPct)),
-    cpuUsPerRequest: { server: (serverCpu / requests) * 1e6, nginxWorker: (nginxCpu / requests) * 1e6 },
+    cpuUsPerRequest: {
+      server: (serverCpu / requests) * 1e6,
+      nginxWorker: (nginxCpu / requests) * 1e6,
+      // Per run, for the median the baseline comparison reports; `server` above is over all runs.
+      serverPerRun: runs.map((r) => (r.cpuSeconds.server / r.requests) * 1e6),
+    },
   };
+}
+
+/**
+ * e2e --baseline: per route and sluice target, the medians over the runs of req/s and of server CPU
+ * per request of this build and of the baseline build, and current ÷ baseline.
+ */
+export function baselineRatios(combos, routes) {
+  const out = [];
+  for (const route of routes) {
+    const on = combos.filter((c) => c.route.id === route.id);
+    for (const base of on.filter((c) => c.target.build === 'baseline')) {
+      const current = on.find((c) => c.target.id === base.target.current);
+      if (!current) continue;
+      const figures = (c) => ({
+        rps: c.summary.rps.median,
+        rpsRange: [c.summary.rps.min, c.summary.rps.max],
+        cpuUs: median(c.summary.cpuUsPerRequest.serverPerRun),
+        cpuUsRange: [
+          Math.min(...c.summary.cpuUsPerRequest.serverPerRun),
+          Math.max(...c.summary.cpuUsPerRequest.serverPerRun),
+        ],
+        runs: c.runs.length,
+      });
+      const cur = figures(current);
+      const old = figures(base);
+      out.push({
+        route: route.id,
+        target: current.target.id,
+        label: current.target.label,
+        current: cur,
+        baseline: old,
+        rpsRatio: cur.rps / old.rps,
+        cpuRatio: cur.cpuUs / old.cpuUs,
+      });
+    }
+  }
+  return out;
 }
 
 /** VmHWM (kB) of each serving process at the end: the JSON keeps it next to the sampled peaks. */
@@ -118,6 +160,7 @@ function ratioTables(list) {
   const peers = PEER_ORDER.filter((id) => list.some((r) => id in r.rpsVs));
   const hasCeiling = list.some((r) => r.ceiling);
   const head = [...peers.map((id) => `÷ ${id}`), ...(hasCeiling ? ['÷ its null ceiling'] : [])];
+  if (head.length === 0) return ''; // sluice targets alone (--only): nothing to divide by
   const rows = [`| sluice req/s | ${head.join(' | ')} |`, `| --- |${head.map(() => ' ---: |').join('')}`];
   for (const r of list) {
     const cells = peers.map((id) => fmtRatio(r.rpsVs[id]));
@@ -137,6 +180,26 @@ function ratioTables(list) {
         .join('\n');
   }
   return text;
+}
+
+function baselineTable(list) {
+  const us = (x) => `${x.toFixed(1)} µs`;
+  const range = (r, f) => `${f(r[0])}–${f(r[1])}`;
+  const rows = [
+    '| route | target | req/s current | req/s baseline | req/s ÷ | server CPU/req current | server CPU/req baseline | CPU/req ÷ |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of list) {
+    const c = r.current;
+    const b = r.baseline;
+    rows.push(
+      `| ${r.route} | ${r.label} | ${fmtInt(c.rps)} (${range(c.rpsRange, fmtInt)}) | ` +
+        `${fmtInt(b.rps)} (${range(b.rpsRange, fmtInt)}) | ${fmtRatio(r.rpsRatio)} | ` +
+        `${us(c.cpuUs)} (${range(c.cpuUsRange, (x) => x.toFixed(1))}) | ` +
+        `${us(b.cpuUs)} (${range(b.cpuUsRange, (x) => x.toFixed(1))}) | ${fmtRatio(r.cpuRatio)} |`,
+    );
+  }
+  return rows.join('\n');
 }
 
 export function noiseLine(combos) {
@@ -163,14 +226,24 @@ export function markdownReport(result, combos, routes) {
     .map((c) => `${labels.get(c.ceiling)} = ${fmtRatio(c.rps)} ${labels.get(c.versus)}`)
     .join('; ');
   const skipped = result.skipped.map((s) => `\`${s.id}\` (${s.reason})`).join(', ');
+  const b = result.baseline;
+  const vsBaseline = b
+    ? `### This build ÷ the baseline
+
+Medians over ${o.runs} runs of each build, run alternately (this build, then the baseline, on each route in turn), min–max in brackets. ` +
+      `Server CPU/req here is the median of each run's CPU ÷ requests. ÷: this build's figure ÷ the baseline's (req/s above 1× and CPU/req below 1× are better).
+
+${baselineTable(result.vsBaseline)}
+`
+    : '';
   return `# sluice end-to-end benchmark, ${result.date}
 
 Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; node ${m.node}, ${m.nginx}, ${m.wrk}; CPU ${m.busyPctBeforeStart}% busy in the second before the start; sluice ${m.gitCommit ?? '?'}${m.gitDirty ? ' + uncommitted changes in src/' : ''} (dist/ built ${m.distBuiltAt}, sha256 ${m.distSha256}).
-
+${b ? `\nBaseline (\`[baseline]\` rows): ${b.dir}, sluice ${b.gitCommit ?? '?'}${b.gitDirty ? ' + uncommitted changes in src/' : ''} (dist/ built ${b.distBuiltAt}, sha256 ${b.distSha256}); the same app file and nginx configuration.\n` : ''}
 Settings: wrk -t${o.threads} -c${o.connections} -d${o.duration}s --latency, ${o.runs} run(s) per target and route after ${o.warmup} s warm-up, runs interleaved round-robin; nginx worker_processes 1, access_log off, upstream keepalive ${result.upstreamKeepalive}, client_max_body_size ${result.clientMaxBodySize}; every server on a Unix socket.${o.quick ? ' **Quick smoke run: not a measurement.**' : ''}
 ${skipped ? `\nSkipped: ${skipped}.\n` : ''}
 ${sections.join('\n\n')}
-${ceilings ? `\nCeilings (hello req/s): ${ceilings}.\n` : ''}
+${vsBaseline ? `\n${vsBaseline}` : ''}${ceilings ? `\nCeilings (hello req/s): ${ceilings}.\n` : ''}
 ${noiseLine(combos)}
 
 p50/p99: median over the runs of wrk's per-run percentiles. Peak RSS: highest sum of VmRSS over the serving

@@ -25,16 +25,19 @@ export const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter
  * One process, as the node:http peer is, and as the memory benchmark samples it; the
  * sluice-workers-N targets measure the primary/worker split.
  */
-function singleProcess() {
-  return sluiceHasWorkers() ? ['--workers', '0'] : [];
+function singleProcess(bin) {
+  return sluiceHasWorkers(bin) ? ['--workers', '0'] : [];
 }
 
-/** The command line of a sluice serving `app` (default: the benchmark app) on one Unix socket. */
-export function sluiceArgv(protocol, socket, extra = singleProcess(), app = GATEWAY_APP) {
+/**
+ * The command line of a sluice serving `app` (default: the benchmark app) on one Unix socket; `bin`:
+ * the bin/sluice of another checkout (e2e's --baseline), by default this one's.
+ */
+export function sluiceArgv(protocol, socket, extra, app = GATEWAY_APP, bin = SLUICE_BIN) {
   return [
     process.execPath,
     ...NODE_ARGS,
-    SLUICE_BIN,
+    bin,
     'serve',
     app,
     `--${protocol}`,
@@ -44,7 +47,7 @@ export function sluiceArgv(protocol, socket, extra = singleProcess(), app = GATE
     '--no-pretty',
     '--log-level',
     'info',
-    ...extra,
+    ...(extra ?? singleProcess(bin)),
   ];
 }
 
@@ -55,14 +58,14 @@ export function serverEnv(extra = {}) {
   return env;
 }
 
-let workersOption;
-/** Whether this build of sluice has a --workers option (multi-process serving). */
-function sluiceHasWorkers() {
-  workersOption ??= /--workers\b/.test(
-    spawnSync(process.execPath, [SLUICE_BIN, 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 })
-      .stdout ?? '',
-  );
-  return workersOption;
+const workersOption = new Map(); // bin/sluice -> whether it has --workers
+/** Whether this build of sluice (or the one of `bin`) has a --workers option (multi-process serving). */
+function sluiceHasWorkers(bin = SLUICE_BIN) {
+  if (!workersOption.has(bin)) {
+    const help = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8', timeout: 10_000 });
+    workersOption.set(bin, /--workers\b/.test(help.stdout ?? ''));
+  }
+  return workersOption.get(bin);
 }
 
 function findPhpFpm() {
@@ -117,11 +120,12 @@ function httpKeptAlive(ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Starting the servers: ctx = { id, socket, prefix, logFile, app }; `app` is a module of e2e's
-// --app, served by sluice and by the node:http peer instead of the benchmark routes.
+// Starting the servers: ctx = { id, socket, prefix, logFile, app, sluiceBin }; `app` is a module of
+// e2e's --app, served by sluice and by the node:http peer instead of the benchmark routes;
+// `sluiceBin` the bin/sluice of a baseline build (see onBaseline).
 
 const startSluice = (protocol, extra) => (ctx) =>
-  startServer(ctx.id, sluiceArgv(protocol, ctx.socket, extra, ctx.app), {
+  startServer(ctx.id, sluiceArgv(protocol, ctx.socket, extra, ctx.app, ctx.sluiceBin), {
     socketPath: ctx.socket,
     logFile: ctx.logFile,
     env: serverEnv(),
@@ -253,7 +257,7 @@ export const TARGETS = [
     kind: 'sluice',
     protocol: 'fastcgi',
     detail: `as sluice-fastcgi-keepalive, sluice started with --workers ${workers}`,
-    unavailable: () => (sluiceHasWorkers() ? undefined : 'this sluice has no --workers option'),
+    unavailable: (bin) => (sluiceHasWorkers(bin) ? undefined : 'this sluice has no --workers option'),
     start: startSluice('fastcgi', ['--workers', String(workers)]),
     nginx: fastcgiKeptAlive,
   })),
@@ -358,3 +362,20 @@ export const servesRoute = (target, routeId) => (target.routes ?? ALL_ROUTES)?.i
 
 /** The null responder whose req/s is the ceiling for a sluice target of this protocol. */
 export const CEILING_OF = { fastcgi: 'null-fastcgi', scgi: 'null-scgi' };
+
+/**
+ * A sluice target served by another build (e2e's --baseline DIR, a built checkout): DIR/bin/sluice
+ * with the same flags, app file and nginx location. `current` names the target it is compared with.
+ */
+export function onBaseline(target, dir) {
+  const bin = path.join(dir, 'bin', 'sluice');
+  return {
+    ...target,
+    id: `${target.id}-baseline`,
+    label: `${target.label} [baseline]`,
+    build: 'baseline',
+    current: target.id,
+    unavailable: () => target.unavailable?.(bin),
+    start: (ctx) => target.start({ ...ctx, sluiceBin: bin }),
+  };
+}
