@@ -50,15 +50,21 @@ const MODULES = {
   buildCgiVariables: 'gateway/environ.js#buildCgiVariables',
   createEnviron: 'gateway/environ.js#createEnviron',
   serveFastCgi: 'fastcgi/connection.js#serveFastCgi', // a ConnectionHandler
+  Meter: 'runtime/meter.js#Meter',
+  DEFAULT_LIMITS: 'runtime/limits.js#DEFAULT_LIMITS',
+  SpoolBudget: 'runtime/spool-budget.js#SpoolBudget',
+};
+// The layout before src/ was split into layers (4ccf772 and older); null: the build has none.
+const BASELINE_MODULES = {
   Meter: 'gateway/meter.js#Meter',
   DEFAULT_LIMITS: 'limits.js#DEFAULT_LIMITS',
+  SpoolBudget: null,
 };
-const BASELINE_MODULES = {};
 
 /**
- * The ServeContext the daemon gives each connection (src/gateway/context.ts, built in
- * src/serving.ts): the app, a logger, the default limits, no mount point, one process, a meter
- * without access or slow log.
+ * The ServeContext the daemon gives each connection (src/runtime/context.ts, built in
+ * src/process/serving.ts): the app, a logger, the default limits, no mount point, one process, a
+ * meter without access or slow log, the spool budget, no paths exempt from admission.
  */
 function serveContext(app, log) {
   return {
@@ -68,6 +74,8 @@ function serveContext(app, log) {
     environ: { mount: '' },
     multiprocess: false,
     load: new Meter({ log, accessLog: null, slowMs: Infinity }),
+    spool: SpoolBudget === undefined ? undefined : new SpoolBudget(DEFAULT_LIMITS.spoolMaxBytes),
+    admissionExempt: new Set(),
   };
 }
 
@@ -80,7 +88,8 @@ function buildDir(options) {
 function modulesOf(options) {
   const table = options.baseline === undefined ? MODULES : { ...MODULES, ...BASELINE_MODULES };
   const dist = path.join(buildDir(options), 'dist');
-  const missing = [...new Set(Object.values(table).map((spec) => spec.split('#')[0]))].filter(
+  const specs = Object.values(table).filter((spec) => spec !== null);
+  const missing = [...new Set(specs.map((spec) => spec.split('#')[0]))].filter(
     (file) => !fs.existsSync(path.join(dist, file)),
   );
   return { table, dist, missing };
@@ -88,7 +97,7 @@ function modulesOf(options) {
 
 let RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN;
 let ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron;
-let serveFastCgi, Meter, DEFAULT_LIMITS;
+let serveFastCgi, Meter, DEFAULT_LIMITS, SpoolBudget;
 
 const require = createRequire(import.meta.url);
 
@@ -97,6 +106,7 @@ function bindSluice(options) {
   const { table, dist, missing } = modulesOf(options);
   if (missing.length > 0) throw new Error(`${dist}: ${missing.join(', ')} missing (not built?)`);
   const get = (spec) => {
+    if (spec === null) return undefined;
     const [file, name] = spec.split('#');
     const module = require(path.join(dist, file));
     if (name === '*') return module;
@@ -106,7 +116,7 @@ function bindSluice(options) {
   const s = Object.fromEntries(Object.entries(table).map(([key, spec]) => [key, get(spec)]));
   ({ RecordParser, encodePairs, decodePairList, writer, FCGI_KEEP_CONN, FCGI_RESPONDER, FCGI_STDIN } = s);
   ({ ScgiParser, validateHead, serializeHead, buildCgiVariables, createEnviron } = s);
-  ({ serveFastCgi, Meter, DEFAULT_LIMITS } = s);
+  ({ serveFastCgi, Meter, DEFAULT_LIMITS, SpoolBudget } = s);
 }
 
 const KiB = 1024;
