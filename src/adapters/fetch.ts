@@ -72,10 +72,9 @@ function toRequest(environ: Environ): Request {
   forEachHeader(environ, (name, value) => headers.append(name, value));
   const vars = environ as unknown as CgiVariables;
   const length = declaredLength(vars, 'CONTENT_LENGTH');
-  const hasBody =
-    method !== 'GET' &&
-    method !== 'HEAD' &&
-    (length !== null ? length > 0 : vars.HTTP_TRANSFER_ENCODING !== undefined);
+  // A body of unknown length streams whatever arrives, with or without Transfer-Encoding (Caddy
+  // never sends it). A GET or HEAD Request cannot have a body at all (the Fetch standard).
+  const hasBody = method !== 'GET' && method !== 'HEAD' && (length === null || length > 0);
   if (length !== null && hasBody) headers.set('content-length', String(length));
   let url: URL;
   try {

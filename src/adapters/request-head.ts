@@ -39,10 +39,26 @@ export function forEachHeader(environ: Environ, fn: (name: string, value: string
 }
 
 /**
+ * Whether a request whose CONTENT_LENGTH is unknown (absent, empty, or Caddy's `-1`) may carry a body.
+ * Front ends that stream such a body end it where the protocol ends it, and not all of them say so:
+ * Caddy never sends Transfer-Encoding, nginx sends none for an HTTP/2 client. So every method may
+ * have one, except GET and HEAD without a Transfer-Encoding header: those are what nginx and Apache
+ * send for every plain GET, and an app must not wait for (or parse) a body there.
+ */
+export function bodyOfUnknownLength(environ: Environ): boolean {
+  const method = environ.REQUEST_METHOD;
+  return (
+    (method !== 'GET' && method !== 'HEAD') ||
+    (environ as unknown as CgiVariables).HTTP_TRANSFER_ENCODING !== undefined
+  );
+}
+
+/**
  * Serializes the request line and headers: HTTP_* variables as lower-case header names, CONTENT_TYPE
- * and CONTENT_LENGTH, and `Transfer-Encoding: chunked` when the front end streams a body of unknown
- * length (no CONTENT_LENGTH but a Transfer-Encoding header, as nginx and Apache send it). A value with
- * CR, LF or NUL would split the head, so it is refused with 400.
+ * and CONTENT_LENGTH, or `Transfer-Encoding: chunked` when the length is unknown and the request may
+ * have a body ({@link bodyOfUnknownLength}): Node's parser then reads whatever arrives, and body
+ * parsers that look for either header (type-is's hasBody) read it too. A value with CR, LF or NUL
+ * would split the head, so it is refused with 400.
  */
 export function requestHead(environ: Environ): RequestHead {
   const vars = environ as unknown as CgiVariables;
@@ -54,7 +70,7 @@ export function requestHead(environ: Environ): RequestHead {
   if (length !== null) {
     head += `content-length: ${length}\r\n`;
     framing = 'length';
-  } else if (vars.HTTP_TRANSFER_ENCODING !== undefined) {
+  } else if (bodyOfUnknownLength(environ)) {
     head += 'transfer-encoding: chunked\r\n';
     framing = 'chunked';
   }

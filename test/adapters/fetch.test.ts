@@ -142,6 +142,58 @@ test('an idle stream is cancelled when the front end goes away, though no chunk 
   expect(cancelled).toBe(true);
 });
 
+describe('a body of unknown length', () => {
+  const sent = Buffer.alloc(100_000, 'x');
+
+  // CONTENT_LENGTH absent (Apache), empty (nginx) or -1 (Caddy), with and without Transfer-Encoding.
+  test.each([
+    ['POST', { CONTENT_LENGTH: '-1' }],
+    ['PUT', { CONTENT_LENGTH: '' }],
+    ['PATCH', {}],
+    ['POST', { CONTENT_LENGTH: '', HTTP_TRANSFER_ENCODING: 'chunked' }],
+  ])('%s %j: request.body streams whatever arrives', async (method, vars) => {
+    let seen: unknown;
+    await run(
+      async (request, environ) => {
+        const bytes = Buffer.from(await request.arrayBuffer());
+        seen = {
+          length: request.headers.get('content-length'),
+          te: request.headers.get('transfer-encoding'),
+          environLength: environ.CONTENT_LENGTH,
+          same: bytes.equals(sent),
+        };
+        return new Response('ok');
+      },
+      { REQUEST_METHOD: method, ...vars },
+      { input: Readable.from([sent.subarray(0, 70_000), sent.subarray(70_000)]) },
+    );
+    expect(seen).toEqual({ length: null, te: null, environLength: undefined, same: true });
+  });
+
+  // The input never ends here: a handler waiting for a body would never answer.
+  test.each([
+    ['GET', { CONTENT_LENGTH: '' }],
+    ['GET', { CONTENT_LENGTH: '-1' }],
+    ['HEAD', {}],
+    // A GET or HEAD Request cannot have a body (the Fetch standard), Transfer-Encoding or not.
+    ['GET', { CONTENT_LENGTH: '-1', HTTP_TRANSFER_ENCODING: 'chunked' }],
+  ])('%s %j: request.body is null', async (method, vars) => {
+    let body: unknown = 'unset';
+    const input = new PassThrough();
+    input.write('never read');
+    const transport = await run(
+      (request) => {
+        body = request.body;
+        return new Response('ok');
+      },
+      { REQUEST_METHOD: method, ...vars },
+      { input },
+    );
+    expect(body).toBeNull();
+    expect(transport.calls[0]).toMatchObject({ type: 'head', status: '200 OK' });
+  });
+});
+
 test('HEAD keeps the length the handler set and sends no body; a non-Response is a 500', async () => {
   const head = await run(() => new Response('hello', { headers: { 'Content-Length': '5' } }), {
     REQUEST_METHOD: 'HEAD',

@@ -1,6 +1,7 @@
 // The Node adapter: Node's own IncomingMessage and ServerResponse over the gateway, driven in-process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, Readable } from 'node:stream';
+import express from 'express';
 import { nodeApp, type GatewayIncomingMessage } from '../../src/adapters/node';
 import { runApp } from '../../src/gateway/driver';
 import { buildCgiVariables, createEnviron } from '../../src/gateway/environ';
@@ -95,6 +96,8 @@ describe('the request', () => {
         'x-multi': 'one, two',
         cookie: 'a=1; b=2',
         'content-type': 'text/plain',
+        // No CONTENT_LENGTH: a DELETE may have a body of unknown length (here an empty one).
+        'transfer-encoding': 'chunked',
       },
       rawHeaders: [
         'host',
@@ -105,6 +108,8 @@ describe('the request', () => {
         'a=1; b=2',
         'content-type',
         'text/plain',
+        'transfer-encoding',
+        'chunked',
       ],
       httpVersion: '2.0',
       remoteAddress: '203.0.113.9',
@@ -172,6 +177,101 @@ describe('the request', () => {
     const transport = await run(listener, { HTTP_X_EVIL: 'a\r\nContent-Length: 5' });
     expect(head(transport).status).toBe('400 Bad Request');
     expect(listener).not.toHaveBeenCalled();
+  });
+});
+
+describe('a body of unknown length', () => {
+  /** What the listener saw: framing headers, the environ's CONTENT_LENGTH and the body it read. */
+  interface Seen {
+    te: string | undefined;
+    length: string | undefined;
+    environLength: string | undefined;
+    body: string;
+  }
+
+  function echo(seen: Seen[]): Listener {
+    return (req, res) => {
+      let text = '';
+      req.setEncoding('latin1');
+      req.on('data', (chunk: string) => (text += chunk));
+      req.on('end', () => {
+        seen.push({
+          te: req.headers['transfer-encoding'],
+          length: req.headers['content-length'],
+          environLength: (req as GatewayIncomingMessage).environ.CONTENT_LENGTH,
+          body: text,
+        });
+        res.end(text);
+      });
+    };
+  }
+
+  // CONTENT_LENGTH absent (Apache), empty (nginx) or -1 (Caddy), with and without Transfer-Encoding.
+  test.each([
+    ['POST', { CONTENT_LENGTH: '-1' }],
+    ['PUT', { CONTENT_LENGTH: '' }],
+    ['PATCH', {}],
+    ['POST', { CONTENT_LENGTH: '', HTTP_TRANSFER_ENCODING: 'chunked' }],
+    ['GET', { CONTENT_LENGTH: '-1', HTTP_TRANSFER_ENCODING: 'chunked' }],
+  ])('%s %j streams whatever arrives as a chunked request', async (method, vars) => {
+    const seen: Seen[] = [];
+    const sent = 'a'.repeat(70_000) + 'b';
+    const transport = await run(
+      echo(seen),
+      { REQUEST_METHOD: method, ...vars },
+      Readable.from([Buffer.from(sent.slice(0, -1)), Buffer.from(sent.slice(-1))]),
+    );
+    expect(seen.map((s) => ({ ...s, body: s.body === sent }))).toEqual([
+      { te: 'chunked', length: undefined, environLength: undefined, body: true },
+    ]);
+    expect(body(transport) === sent).toBe(true);
+  });
+
+  test('an empty body of unknown length ends when the input ends', async () => {
+    const seen: Seen[] = [];
+    const input = new PassThrough();
+    const { transport, done } = start(
+      echo(seen),
+      { REQUEST_METHOD: 'DELETE', CONTENT_LENGTH: '-1' },
+      { input },
+    );
+    await settle();
+    expect(seen).toEqual([]);
+    input.end();
+    await done;
+    expect(seen).toEqual([{ te: 'chunked', length: undefined, environLength: undefined, body: '' }]);
+    expect(head(transport).status).toBe('200 OK');
+  });
+
+  // The input never ends here: a listener waiting for the body would never answer.
+  test.each([
+    ['GET', { CONTENT_LENGTH: '' }],
+    ['GET', { CONTENT_LENGTH: '-1' }],
+    ['GET', {}],
+    ['HEAD', { CONTENT_LENGTH: '' }],
+  ])('%s %j without Transfer-Encoding shows the listener no body', async (method, vars) => {
+    const seen: Seen[] = [];
+    const input = new PassThrough();
+    input.write('never read');
+    const { transport, done } = start(echo(seen), { REQUEST_METHOD: method, ...vars }, { input });
+    await done;
+    expect(seen).toEqual([{ te: undefined, length: undefined, environLength: undefined, body: '' }]);
+    expect(head(transport).status).toBe('200 OK');
+  });
+
+  test("Express's body parsers read it: type-is sees a body without Content-Length", async () => {
+    const app = express();
+    app.post('/hash', express.raw({ type: '*/*' }), (req, res) => {
+      const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // req.is() asks type-is, which answers null for a request it thinks has no body.
+      res.json({ type: req.is('*/*'), parsed: Buffer.isBuffer(req.body), bytes: bytes.length });
+    });
+    const transport = await run(
+      app,
+      { REQUEST_METHOD: 'POST', REQUEST_URI: '/hash', CONTENT_LENGTH: '-1', CONTENT_TYPE: 'image/png' },
+      Readable.from([Buffer.alloc(1000, 1), Buffer.alloc(24, 2)]),
+    );
+    expect(JSON.parse(body(transport))).toEqual({ type: 'image/png', parsed: true, bytes: 1024 });
   });
 });
 
@@ -422,6 +522,28 @@ describe('one adapted listener serving request after request', () => {
     expect(body(await serve(chunked, Readable.from([Buffer.from('ab'), Buffer.from('c')])))).toBe('abc');
     expect(body(await serve())).toBe('');
     expect(bodies).toEqual(['POST hello', 'PUT abc', 'GET ']);
+  });
+
+  test('a body of unknown length without Transfer-Encoding, then GETs of unknown length: one socket', async () => {
+    const seen: Array<[unknown, string]> = [];
+    const serve = serveAll((req, res) => {
+      let text = '';
+      req.setEncoding('latin1');
+      req.on('data', (chunk: string) => (text += chunk));
+      req.on('end', () => {
+        seen.push([req.socket, `${req.method} ${text}`]);
+        res.end(text);
+      });
+    });
+    const caddy = { REQUEST_METHOD: 'POST', CONTENT_LENGTH: '-1' };
+    expect(body(await serve(caddy, Readable.from([Buffer.from('ab'), Buffer.from('c')])))).toBe('abc');
+    // nginx's GET: an empty CONTENT_LENGTH and an input the listener never reads.
+    const unread = new PassThrough();
+    unread.write('stray');
+    expect(body(await serve({ CONTENT_LENGTH: '' }, unread))).toBe('');
+    expect(body(await serve({ CONTENT_LENGTH: '-1' }))).toBe('');
+    expect(seen.map(([, line]) => line)).toEqual(['POST abc', 'GET ', 'GET ']);
+    expect(new Set(seen.map(([socket]) => socket)).size).toBe(1);
   });
 
   test('Connection: close, an HTTP/1.0 request or a failure retire the socket', async () => {

@@ -1,5 +1,5 @@
-// Starts real front ends (nginx, Apache httpd, lighttpd, HAProxy) for integration tests, from the
-// SHIPPED deploy configs (deploy/<front end>/*) with only paths and ports rewritten, wrapped in the
+// Starts real front ends (nginx, Apache httpd, lighttpd, HAProxy, Caddy) for integration tests, from
+// the SHIPPED deploy configs (deploy/<front end>/*) with only paths and ports rewritten, wrapped in the
 // test-only main configs of test/integration/frontends/. Each instance gets a temp prefix directory
 // and an ephemeral loopback port, is waited for until it answers HTTP, and is stopped by PID
 // (SIGTERM, then SIGKILL of its whole process group after a timeout).
@@ -9,8 +9,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy';
-export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lighttpd', 'haproxy'];
+export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy' | 'caddy';
+export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lighttpd', 'haproxy', 'caddy'];
 
 /** Where the front end finds the app: 'unix:/tmp/x.sock' (or '/tmp/x.sock') or '127.0.0.1:PORT'. */
 export interface Upstream {
@@ -29,6 +29,8 @@ export interface FrontEnd {
   port: number;
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
+  /** nginx with options.http2: a second loopback port speaking HTTP/2 without TLS (prior knowledge). */
+  http2Port?: number;
   /** PID of the main (master/parent) process; also its process group id. */
   pid: number;
   /** Temp directory holding the rendered configs, logs/, tmp/ and run/ (removed by stop()). */
@@ -57,6 +59,11 @@ export interface StartOptions {
   stopTimeoutMs?: number;
   /** Keep the prefix directory after stop() (also: env SLUICE_KEEP_FRONTEND_PREFIX=1). */
   keepPrefix?: boolean;
+  /**
+   * nginx only: the deploy file's server also listens on a second loopback port with `http2` and
+   * no TLS (h2c, which nginx 1.22 speaks to clients with prior knowledge only): FrontEnd.http2Port.
+   */
+  http2?: boolean;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -80,6 +87,7 @@ const BINARIES: Record<FrontEndName, readonly string[]> = {
   apache: ['apache2', 'httpd'],
   lighttpd: ['lighttpd'],
   haproxy: ['haproxy'],
+  caddy: ['caddy'],
 };
 // Other programs the tests start; Debian names php-fpm after its PHP version.
 const OTHER_BINARIES: Record<string, readonly string[]> = {
@@ -93,6 +101,7 @@ const INSTALL_HINT: Record<string, string> = {
   httpd: 'apt-get install apache2',
   lighttpd: 'apt-get install lighttpd',
   haproxy: 'apt-get install haproxy',
+  caddy: 'apt-get install caddy',
   'cgi-fcgi': 'apt-get install libfcgi-bin',
   wrk: 'apt-get install wrk',
   'php-fpm': 'apt-get install php-fpm',
@@ -220,6 +229,8 @@ function runAsLines(name: FrontEndName): string {
       return `server.username = "${user}"\nserver.groupname = "${group}"`;
     case 'haproxy':
       return `    user ${user}\n    group ${group}`;
+    case 'caddy':
+      return '# Caddy has no user option: it runs as whoever starts it';
   }
 }
 
@@ -342,6 +353,8 @@ function protocolOf(deployFile: string, upstream?: Upstream): Protocol {
   // The bridge speaks either protocol: FastCGI, as shipped, unless the test gives only an SCGI upstream.
   if (isBridge(deployFile))
     return upstream?.fastcgi === undefined && upstream?.scgi !== undefined ? 'scgi' : 'fastcgi';
+  // Caddy speaks FastCGI only; its config is conventionally named Caddyfile.
+  if (base.toLowerCase().includes('caddyfile')) return 'fastcgi';
   // Authorizers exist in FastCGI only (Apache's mod_authnz_fcgi).
   if (base.includes('fastcgi') || base.includes('fcgi') || base.includes('authorizer')) return 'fastcgi';
   if (base.includes('scgi')) return 'scgi';
@@ -357,6 +370,7 @@ export function deployRewrites(
   prefix: string,
   authorizer?: string,
   bridge = false,
+  http2Port?: number,
 ): Array<{ find: string; replace: string; required: boolean }> {
   const up = parseUpstream(upstream);
   const canonical = CANONICAL[protocol];
@@ -378,10 +392,17 @@ export function deployRewrites(
       { find: CANONICAL_BRIDGE_DIR, replace: `${prefix}/cgi-bin/`, required: true },
     ];
   }
+  if (http2Port !== undefined && name !== 'nginx') throw new Error('options.http2 is for nginx only');
   switch (name) {
     case 'nginx':
       rewrites.push(
-        { find: 'listen 80;', replace: `listen 127.0.0.1:${port};`, required: true },
+        {
+          find: 'listen 80;',
+          replace:
+            `listen 127.0.0.1:${port};` +
+            (http2Port === undefined ? '' : ` listen 127.0.0.1:${http2Port} http2;`),
+          required: true,
+        },
         {
           find: `unix:${canonical.socket}`,
           replace: up.kind === 'unix' ? `unix:${up.path}` : `${up.host}:${up.port}`,
@@ -435,6 +456,20 @@ export function deployRewrites(
         },
       );
       break;
+    case 'caddy':
+      if (protocol !== 'fastcgi') throw new Error('Caddy speaks FastCGI only (no SCGI support)');
+      rewrites.push(
+        // A site address of a port alone; the test wrapper's default_bind keeps it on loopback.
+        { find: ':80 {', replace: `:${port} {`, required: true },
+        // Caddy's network address form: unix/ followed by the absolute path.
+        {
+          find: `unix/${canonical.socket}`,
+          replace: up.kind === 'unix' ? `unix/${up.path}` : `${up.host}:${up.port}`,
+          required: true,
+        },
+        { find: '/var/log/caddy/', replace: `${prefix}/logs/`, required: false },
+      );
+      break;
   }
   return rewrites;
 }
@@ -448,6 +483,7 @@ function renderDeploy(
   prefix: string,
   authorizer?: string,
   protocol: Protocol = protocolOf(deployFile),
+  http2Port?: number,
 ): string {
   const rewrites = deployRewrites(
     name,
@@ -457,6 +493,7 @@ function renderDeploy(
     prefix,
     authorizer,
     isBridge(deployFile),
+    http2Port,
   );
   const used = new Set<string>();
   // Rewrite active lines only: comments keep the canonical values users read, and a token that
@@ -540,6 +577,8 @@ interface Layout {
   configFile: string;
   deployFile: string;
   argv: string[];
+  /** Added to the environment it runs in. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -580,6 +619,7 @@ function prepare(
   upstreamSpec: string,
   authorizer: string | undefined,
   port: number,
+  http2Port: number | undefined,
   prefix: string,
   options: StartOptions,
 ): Layout {
@@ -602,6 +642,7 @@ function prepare(
     prefix,
     authorizer,
     protocol,
+    http2Port,
   );
   const renderedDeploy = path.join(prefix, path.basename(deployFile));
   fs.writeFileSync(renderedDeploy, rendered);
@@ -612,6 +653,7 @@ function prepare(
     apache: 'httpd.conf',
     lighttpd: 'lighttpd.conf',
     haproxy: 'haproxy.cfg',
+    caddy: 'caddy.Caddyfile',
   }[name];
   const values: Record<string, string> = {
     PREFIX: prefix,
@@ -650,6 +692,20 @@ function prepare(
         configFile,
         deployFile: renderedDeploy,
         argv: [binary, '-db', '-f', configFile, '-f', renderedDeploy],
+      };
+    case 'caddy':
+      // Caddy keeps its autosaved config, certificates and locks under these: inside the prefix,
+      // never in the invoking user's home.
+      for (const dir of ['config', 'data']) fs.mkdirSync(path.join(prefix, dir), { recursive: true });
+      return {
+        configFile,
+        deployFile: renderedDeploy,
+        argv: [binary, 'run', '--config', configFile, '--adapter', 'caddyfile'],
+        env: {
+          HOME: prefix,
+          XDG_CONFIG_HOME: path.join(prefix, 'config'),
+          XDG_DATA_HOME: path.join(prefix, 'data'),
+        },
       };
   }
 }
@@ -747,6 +803,7 @@ async function startOnce(
   options: StartOptions,
 ): Promise<FrontEnd> {
   const port = await freePort();
+  const http2Port = options.http2 ? await freePort() : undefined;
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `sluice-${name}-`));
   const keepPrefix = options.keepPrefix ?? process.env.SLUICE_KEEP_FRONTEND_PREFIX === '1';
   const removePrefix = () => {
@@ -755,7 +812,18 @@ async function startOnce(
 
   let layout: Layout;
   try {
-    layout = prepare(name, binary, deployFile, protocol, upstreamSpec, authorizer, port, prefix, options);
+    layout = prepare(
+      name,
+      binary,
+      deployFile,
+      protocol,
+      upstreamSpec,
+      authorizer,
+      port,
+      http2Port,
+      prefix,
+      options,
+    );
   } catch (err) {
     removePrefix();
     throw err;
@@ -770,7 +838,7 @@ async function startOnce(
       // Own process group (pgid = pid), so workers can be killed together and none outlive stop().
       detached: true,
       stdio: ['ignore', stdout, stderr],
-      env: { ...process.env, LANG: 'C' },
+      env: { ...process.env, LANG: 'C', ...layout.env },
     });
   } finally {
     fs.closeSync(stdout);
@@ -855,6 +923,7 @@ async function startOnce(
     name,
     port,
     baseUrl: `http://127.0.0.1:${port}`,
+    http2Port,
     pid,
     prefix,
     configFile: layout.configFile,
