@@ -1,11 +1,13 @@
 // The FastCGI transport of one request id: its records in, its response out as STDOUT/STDERR/END_REQUEST records.
 import type { Logger } from 'pino';
 import { ProtocolError } from '../errors';
-import { declaredLength, type VariableList } from '../gateway/environ';
+import { declaredLength, type CgiVariables, type VariableList } from '../gateway/environ';
 import { plainResponse } from '../gateway/plain-response';
 import { headText, withContentLength, type ResponseHead } from '../gateway/response-head';
-import { BodyFeed } from '../runtime/body-feed';
+import type { Environ } from '../gateway/types';
+import { BodyFeed, type FeedOwner } from '../runtime/body-feed';
 import type { ServeContext } from '../runtime/context';
+import type { SpoolBudget } from '../runtime/spool-budget';
 import { ServerRequest, type Refusal, type RequestTransport } from '../runtime/request';
 import {
   FCGI_AUTHORIZER,
@@ -55,7 +57,7 @@ export function plainResponseRecords(requestId: number, code: number): Buffer[] 
   return [...headRecords(requestId, head, body), streamEndRecord(FCGI_STDOUT, requestId)];
 }
 
-export class FastCgiRequest implements RequestTransport {
+export class FastCgiRequest implements RequestTransport, FeedOwner {
   readonly protocol = 'fastcgi';
   /** The request itself; made at BEGIN_REQUEST, so --header-timeout counts from there. */
   readonly request: ServerRequest;
@@ -93,32 +95,40 @@ export class FastCgiRequest implements RequestTransport {
 
   /** PARAMS ended: start the request (without waiting for STDIN: haproxy #2499). */
   start(pairs: VariableList): void {
-    this.request.start(pairs, {
-      // Authorizers get no body (spec §6.3): Apache sends no STDIN at all.
-      noBody: this.role === FCGI_AUTHORIZER,
-      extend: (environ) => {
-        environ.FCGI_ROLE = ROLE_NAMES[this.role];
-        if (this.role === FCGI_FILTER)
-          environ['sluice.data'] = this.openData(environ.FCGI_DATA_LENGTH as string | undefined);
-      },
-    });
+    // Authorizers get no body (spec §6.3): Apache sends no STDIN at all.
+    this.request.start(pairs, this.role === FCGI_AUTHORIZER);
   }
 
-  private openData(length: string | undefined): unknown {
-    const context = this.owner.context;
-    this.dataFeed = new BodyFeed(this, {
-      expected: declaredLength({ FCGI_DATA_LENGTH: length ?? '' }, 'FCGI_DATA_LENGTH'),
-      memoryCap: context.limits.bodyMemoryBytes,
-      budget: context.spool,
-      full: () =>
-        this.request.protocolError(new ProtocolError('ERR_SPOOL_FULL', 'no room to spool the data', 503)),
-      failed: (error) =>
-        this.request.protocolError(
-          new ProtocolError('ERR_BODY_SPOOL', 'request data spool failed', 500, { cause: error }),
-        ),
-      excess: (bytes) => this.log.warn({ bytes }, 'discarded bytes sent after FCGI_DATA_LENGTH'),
-    });
-    return this.dataFeed.body.stream;
+  extendEnviron(environ: Environ): void {
+    environ.FCGI_ROLE = ROLE_NAMES[this.role];
+    if (this.role !== FCGI_FILTER) return;
+    const length = declaredLength(environ as unknown as CgiVariables, 'FCGI_DATA_LENGTH');
+    this.dataFeed = new BodyFeed(this, this, length);
+    environ['sluice.data'] = this.dataFeed.stream;
+  }
+
+  // --- FeedOwner: the filter's data stream, spooled like a body ------------------------------------
+
+  get spoolMemoryBytes(): number {
+    return this.owner.context.limits.bodyMemoryBytes;
+  }
+
+  get spoolBudget(): SpoolBudget {
+    return this.owner.context.spool;
+  }
+
+  spoolFull(): void {
+    this.request.protocolError(new ProtocolError('ERR_SPOOL_FULL', 'no room to spool the data', 503));
+  }
+
+  spoolFailed(error: Error): void {
+    this.request.protocolError(
+      new ProtocolError('ERR_BODY_SPOOL', 'request data spool failed', 500, { cause: error }),
+    );
+  }
+
+  excessBytes(bytes: number): void {
+    this.log.warn({ bytes }, 'discarded bytes sent after FCGI_DATA_LENGTH');
   }
 
   stdin(chunk: Buffer): void {
@@ -174,7 +184,7 @@ export class FastCgiRequest implements RequestTransport {
 
   private closeData(): void {
     if (this.dataFeed === null) return;
-    if (!this.dataFeed.body.settled) {
+    if (!this.dataFeed.settled) {
       this.dataFeed.fail(new ProtocolError('ERR_CONNECTION_CLOSED', 'the request ended'));
     }
     this.dataFeed.close();
@@ -202,6 +212,7 @@ export class FastCgiRequest implements RequestTransport {
   }
 
   private takeHeldStderr(records: Buffer[]): void {
+    if (this.heldStderr.length === 0) return;
     for (const text of this.heldStderr) records.push(...stderrRecords(this.id, text));
     if (this.heldStderr.length > 0) this.stderrSent = true;
     this.heldStderr = [];

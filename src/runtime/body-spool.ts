@@ -3,10 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { BodySource, BodyTarget } from '../gateway/input';
+import type { BodySource } from '../gateway/input';
 import type { SpoolBudget } from './spool-budget';
 
 const READ_SIZE = 64 * 1024;
+
+/** Where the spool hands the bytes on, in order, and says that the body ended. */
+export interface SpoolTarget {
+  deliver(chunk: Buffer): void;
+  end(): void;
+}
 
 /**
  * On a multiplexed FastCGI connection one request's slow reader must not stall the others, and the
@@ -15,7 +21,7 @@ const READ_SIZE = 64 * 1024;
  * once bytes go to the file, later ones follow them there until the file is read back.
  */
 export class BodySpool implements BodySource {
-  private body: BodyTarget | null = null;
+  private body: SpoolTarget | null = null;
   private readonly memory: Buffer[] = [];
   private memoryBytes = 0;
   private file: Promise<FileHandle> | null = null;
@@ -50,7 +56,7 @@ export class BodySpool implements BodySource {
     private readonly throttle: ((paused: boolean) => void) | null = null,
   ) {}
 
-  attach(body: BodyTarget): void {
+  attach(body: SpoolTarget): void {
     this.body = body;
   }
 
@@ -172,7 +178,7 @@ export class BodySpool implements BodySource {
       if (!this.paused) void this.drainFile();
       return;
     }
-    if (!this.paused && this.ended && this.memory.length === 0) this.body.finish();
+    if (!this.paused && this.ended && this.memory.length === 0) this.body.end();
   }
 
   private async drainFile(): Promise<void> {

@@ -19,7 +19,8 @@ import { plainResponse } from '../gateway/plain-response';
 import type { ResponseHead } from '../gateway/response-head';
 import type { ResponseTransport } from '../gateway/transport';
 import type { Environ, GatewayProtocol } from '../gateway/types';
-import { BodyFeed, type InputControl } from './body-feed';
+import { BodyFeed, type FeedOwner, type InputControl } from './body-feed';
+import type { SpoolBudget } from './spool-budget';
 import type { ServeContext } from './context';
 import { nextRequestId, type MeteredRequest } from './meter';
 
@@ -54,13 +55,8 @@ export interface RequestTransport extends InputControl {
   abort(error: Error): void;
   /** Text the app wrote to `sluice.errors`. */
   errorText(text: Buffer): void;
-}
-
-export interface StartOptions {
-  /** The request carries no body whatever CONTENT_LENGTH says (a FastCGI authorizer, spec §6.3). */
-  readonly noBody?: boolean;
-  /** Adds the protocol's own keys to the environ before the app sees it. */
-  readonly extend?: (environ: Environ) => void;
+  /** Adds the protocol's own keys to the environ before the app sees it (FastCGI: FCGI_ROLE). */
+  extendEnviron?(environ: Environ): void;
 }
 
 /**
@@ -68,7 +64,7 @@ export interface StartOptions {
  * and the body and writes what it answers; the limits, timeouts, admission, cancellation and the
  * status counters are applied here alone, so they hold on every listener alike.
  */
-export class ServerRequest implements ResponseTransport, RequestContext, MeteredRequest {
+export class ServerRequest implements ResponseTransport, RequestContext, MeteredRequest, FeedOwner {
   state: RequestState = 'headers';
   readonly cancellation = new Cancellation();
   readonly requestId = nextRequestId();
@@ -100,7 +96,7 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
   }
 
   get input(): RequestBody {
-    return this.feed!.body.stream;
+    return this.feed!.stream;
   }
 
   get errors(): Writable {
@@ -127,14 +123,14 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
    * admission against --max-concurrent (503; the ping and status paths bypass it, since a load
    * balancer must see a busy host as alive), then the app. Does not wait for the body.
    */
-  start(list: VariableList, options: StartOptions = {}): void {
+  start(list: VariableList, noBody = false): void {
     if (this.state !== 'headers') return;
     const { limits, load } = this.context;
     let vars: CgiVariables;
     let expected: number | null;
     try {
       vars = buildCgiVariables(list, this.context.environ);
-      expected = options.noBody === true ? 0 : declaredLength(vars, 'CONTENT_LENGTH');
+      expected = noBody ? 0 : declaredLength(vars, 'CONTENT_LENGTH');
       if (expected !== null && expected > limits.maxBodyBytes) {
         throw new ProtocolError(
           'ERR_BODY_TOO_LARGE',
@@ -158,20 +154,10 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
     load.active++;
     this.admitted = true;
     this.state = 'running';
-    this.feed = new BodyFeed(this.transport, {
-      expected,
-      memoryCap: limits.bodyMemoryBytes,
-      budget: this.context.spool,
-      full: () => this.bodyRefused(new ProtocolError('ERR_SPOOL_FULL', 'no room to spool the body', 503)),
-      failed: (error) =>
-        this.bodyRefused(
-          new ProtocolError('ERR_BODY_SPOOL', 'request body spool failed', 500, { cause: error }),
-        ),
-      excess: (bytes) => this.log.warn({ bytes }, 'discarded bytes sent after the declared length'),
-    });
+    this.feed = new BodyFeed(this.transport, this, expected);
     const environ = createEnviron(vars, this);
     try {
-      options.extend?.(environ);
+      this.transport.extendEnviron?.(environ);
     } catch (error) {
       this.protocolError(error as ProtocolError);
       return;
@@ -257,6 +243,28 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
     this.feed?.becameShared();
   }
 
+  // --- FeedOwner: the body's spool ----------------------------------------------------------------
+
+  get spoolMemoryBytes(): number {
+    return this.context.limits.bodyMemoryBytes;
+  }
+
+  get spoolBudget(): SpoolBudget {
+    return this.context.spool;
+  }
+
+  spoolFull(): void {
+    this.bodyRefused(new ProtocolError('ERR_SPOOL_FULL', 'no room to spool the body', 503));
+  }
+
+  spoolFailed(error: Error): void {
+    this.bodyRefused(new ProtocolError('ERR_BODY_SPOOL', 'request body spool failed', 500, { cause: error }));
+  }
+
+  excessBytes(bytes: number): void {
+    this.log.warn({ bytes }, 'discarded bytes sent after the declared length');
+  }
+
   // --- ResponseTransport: what the driver writes ------------------------------------------------------
 
   sendHead(head: ResponseHead, first: Buffer | null, bodyLength?: number): Promise<void> | undefined {
@@ -307,7 +315,7 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
 
   private stopApp(reason: Error): void {
     this.cancellation.abort();
-    if (this.feed !== null && !this.feed.body.settled) this.feed.fail(reason);
+    if (this.feed !== null && !this.feed.settled) this.feed.fail(reason);
   }
 
   /** Answered by sluice before (or instead of) the app: the error's status, logged with its code. */

@@ -1,6 +1,6 @@
-// RequestBody: exact CONTENT_LENGTH, excess and truncation, streamed bodies, backpressure, failure; LazyBody.
+// RequestBody: exact CONTENT_LENGTH, excess and truncation, streamed bodies, backpressure, failure.
 import { ProtocolError } from '../../src/errors';
-import { LazyBody, RequestBody, type BodySource } from '../../src/gateway/input';
+import { RequestBody, type BodySource } from '../../src/gateway/input';
 import { settle } from '../helpers/gateway';
 
 /** A body source recording pause()/resume() in order. */
@@ -302,53 +302,5 @@ describe('fail()', () => {
     s.body.fail(reason);
     await settle();
     expect(s.body.errored).toBeNull();
-  });
-});
-
-describe('LazyBody', () => {
-  function lazy(expected: number | null): { body: LazyBody; made: () => number } {
-    let count = 0;
-    const body = new LazyBody(() => {
-      count++;
-      return new RequestBody(new FakeSource(), expected, () => undefined);
-    });
-    return { body, made: () => count };
-  }
-
-  test('makes no stream for a body that ends without bytes and is never read', () => {
-    const { body, made } = lazy(null);
-    body.finish();
-    expect(body.settled).toBe(true);
-    expect(made()).toBe(0);
-  });
-
-  test('an end before the stream exists is replayed: the app reads an empty body', async () => {
-    const { body } = lazy(0);
-    body.finish();
-    await expect(readAll(body.stream)).resolves.toBe('');
-  });
-
-  test('an end before a declared length arrived is replayed as truncation', async () => {
-    const { body } = lazy(5);
-    body.finish();
-    await expect(readAll(body.stream)).rejects.toMatchObject({ code: 'ERR_BODY_TRUNCATED' });
-  });
-
-  test('a failure before the stream exists is replayed as the stream error', async () => {
-    const { body } = lazy(null);
-    const reason = new ProtocolError('ERR_CONNECTION_CLOSED', 'gone');
-    body.fail(reason);
-    expect(body.settled).toBe(true);
-    await expect(readAll(body.stream)).rejects.toBe(reason);
-  });
-
-  test('bytes make the stream and reach it in order', async () => {
-    const { body, made } = lazy(6);
-    body.deliver(Buffer.from('abc'));
-    expect(made()).toBe(1);
-    body.deliver(Buffer.from('def'));
-    body.finish();
-    expect(made()).toBe(1);
-    await expect(readAll(body.stream)).resolves.toBe('abcdef');
   });
 });
