@@ -1,8 +1,8 @@
 // Every `sluice serve` setting in one table: its flag, its config-file key, how a value is checked, its default.
 import os from 'node:os';
-import { INTERFACE_NAMES, type InterfaceName } from '../adapters/detect';
 import { parseAddress } from '../common/address';
 import { peerFilter } from '../common/allow';
+import { INTERFACE_NAMES, type InterfaceName } from '../common/interfaces';
 import { DEFAULT_LIMITS, resolveLimits, type Limits } from '../runtime/limits';
 
 /** A value that does not fit its setting; the caller names the flag or key. */
