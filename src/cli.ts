@@ -4,14 +4,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClientCommands } from './commands/program';
 import { readConfigFile } from './settings/config-file';
 import { EXIT, exitCodeFor } from './process/exit-codes';
-import {
-  BadValue,
-  mergeOptions,
-  OPTIONS,
-  type GivenOptions,
-  type OptionSpec,
-  type ServeOptions,
-} from './settings/options';
+import { mergeOptions, type GivenOptions, type ServeOptions } from './settings/options';
+import { BadValue } from './settings/parse';
+import { helpText, OPTIONS, type OptionSpec } from './settings/table';
 import { checkServeOptions, listenerSpecs, serve } from './process/serve';
 import { runWorker } from './process/supervisor/worker';
 import { VERSION } from './common/version';
@@ -54,10 +49,10 @@ function addOption(command: Command, spec: OptionSpec): void {
     return spec.list ? [...((previous as unknown[] | undefined) ?? []), parsed] : parsed;
   };
   if (spec.flag.includes('<')) {
-    command.addOption(new Option(spec.flag, spec.help).argParser(parse));
+    command.addOption(new Option(spec.flag, helpText(spec)).argParser(parse));
     return;
   }
-  command.addOption(new Option(spec.flag, spec.help));
+  command.addOption(new Option(spec.flag, helpText(spec)));
   if (spec.negatable) command.addOption(new Option(`--no-${spec.flag.slice(2)}`).hideHelp());
 }
 
