@@ -246,7 +246,7 @@ export const SETTINGS = {
   },
   headerTimeout: {
     flag: '--header-timeout <MS>',
-    help: "time to receive a request's headers (SCGI) or PARAMS (FastCGI) before closing",
+    help: "time to receive a request's headers (SCGI, HTTP) or PARAMS (FastCGI) before closing",
     unit: 'ms',
     default: 30_000,
     parse: integer(1),
