@@ -4,14 +4,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { addClientCommands } from './commands/program';
 import { readConfigFile } from './settings/config-file';
 import { EXIT, exitCodeFor } from './process/exit-codes';
-import {
-  BadValue,
-  mergeOptions,
-  OPTIONS,
-  type GivenOptions,
-  type OptionSpec,
-  type ServeOptions,
-} from './settings/options';
+import { mergeOptions, type GivenOptions, type ServeOptions } from './settings/options';
+import { BadValue } from './settings/parse';
+import { settingsReport } from './settings/report';
+import { helpText, OPTIONS, type OptionSpec } from './settings/table';
 import { checkServeOptions, listenerSpecs, serve } from './process/serve';
 import { runWorker } from './process/supervisor/worker';
 import { VERSION } from './common/version';
@@ -54,10 +50,10 @@ function addOption(command: Command, spec: OptionSpec): void {
     return spec.list ? [...((previous as unknown[] | undefined) ?? []), parsed] : parsed;
   };
   if (spec.flag.includes('<')) {
-    command.addOption(new Option(spec.flag, spec.help).argParser(parse));
+    command.addOption(new Option(spec.flag, helpText(spec)).argParser(parse));
     return;
   }
-  command.addOption(new Option(spec.flag, spec.help));
+  command.addOption(new Option(spec.flag, helpText(spec)));
   if (spec.negatable) command.addOption(new Option(`--no-${spec.flag.slice(2)}`).hideHelp());
 }
 
@@ -72,10 +68,15 @@ function givenFlags(command: Command, app: string | undefined): GivenOptions & {
   return given;
 }
 
+/** What the config file gives and what the flags give, apart. */
+function givenLayers(flags: GivenOptions & { config?: string }): { file: GivenOptions; cli: GivenOptions } {
+  const { config, ...cli } = flags;
+  return { file: config === undefined ? {} : readConfigFile(config), cli };
+}
+
 /** Defaults, then the config file, then the flags. */
 function resolveOptions(flags: GivenOptions & { config?: string }): ServeOptions {
-  const { config, ...cli } = flags;
-  const file = config === undefined ? {} : readConfigFile(config);
+  const { file, cli } = givenLayers(flags);
   return mergeOptions(file, cli);
 }
 
@@ -115,16 +116,19 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
   settingsCommand(
     program,
     'check-config',
-    'check flags and --config as `serve` would, print the settings, start nothing',
+    'check flags and --config as `serve` would, print each setting with its unit and source, start nothing',
   ).action((app: string | undefined, _flags: unknown, command: Command) => {
     run(
       Promise.resolve().then(() => {
-        const options = resolveOptions(givenFlags(command, app));
+        const { file, cli } = givenLayers(givenFlags(command, app));
+        const options = mergeOptions(file, cli);
         checkServeOptions(options);
         // Systemd-passed sockets are not there to check: only the flags' listeners count here.
         if (options.scgi.length + options.fastcgi.length + options.http.length > 0)
           listenerSpecs(options, []);
-        process.stdout.write(JSON.stringify(options, null, 2) + '\n');
+        process.stdout.write(
+          settingsReport(options, (key) => (key in cli ? 'flag' : key in file ? 'file' : 'default')),
+        );
         return EXIT.OK;
       }),
     );

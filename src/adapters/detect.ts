@@ -1,10 +1,9 @@
 // Which interface an app module's export speaks: the rule `sluice serve` applies, and its overrides.
+import type { InterfaceName } from '../common/interfaces';
 import { UsageError } from '../errors';
 
-/** The interfaces `--interface` can name. */
-/** The interfaces `--interface` chooses between. */
-export const INTERFACE_NAMES = ['gateway', 'node', 'fetch'] as const;
-export type InterfaceName = (typeof INTERFACE_NAMES)[number];
+/** Re-exported for the public API; the list lives in src/common so the settings need not import adapters. */
+export type { InterfaceName };
 
 /** What an export was recognized as. */
 export type AppKind = 'gateway' | 'node' | 'express' | 'koa' | 'fastify' | 'fetch';

@@ -1,8 +1,12 @@
-// Resource limits and timeouts with their documented defaults; every length is checked against these before buffering.
+// Resource limits and timeouts, defaulted from the settings table; every length is checked against these before buffering.
+import { DEFAULTS, limitsOf, type LimitValues } from '../settings/options';
 
 /** One set of limits shared by the SCGI and FastCGI servers; see docs/limits.md. */
 export interface Limits {
-  /** SCGI: largest netstring header block accepted, in bytes. */
+  /**
+   * Largest SCGI header block (netstring) and HTTP listener request head accepted, in bytes.
+   * FastCGI PARAMS have their own, `maxParamsBytes`.
+   */
   readonly maxHeaderBytes: number;
   /** Largest request body accepted, in bytes (Infinity: the front end enforces its own). */
   readonly maxBodyBytes: number;
@@ -41,26 +45,14 @@ export interface Limits {
   readonly listenBacklog: number;
 }
 
-const MiB = 1024 * 1024;
+// The defaults are the settings table's (src/settings/table.ts). The type below holds the table to
+// this interface: a row feeding no field here, or a field no row (nor FIXED_LIMITS) feeds, fails to
+// compile.
+const fromTable: Limits & { readonly [K in Exclude<keyof LimitValues, keyof Limits>]: never } =
+  limitsOf(DEFAULTS);
 
-export const DEFAULT_LIMITS: Limits = Object.freeze({
-  maxHeaderBytes: MiB,
-  maxBodyBytes: Infinity,
-  maxConnections: 10_000,
-  maxConcurrent: 10_000,
-  maxParamsBytes: MiB,
-  maxConnRequests: 256,
-  bodyMemoryBytes: MiB,
-  spoolMaxBytes: 1024 * MiB,
-  lingerBytes: 4 * MiB,
-  lingerTimeout: 5_000,
-  headerTimeout: 30_000,
-  // Longer than the front ends' own idle timeouts (nginx keepalive_timeout 60s): the side that
-  // closes an idle kept connection must be the front end, or a request sent on it meanwhile is lost.
-  idleTimeout: 120_000,
-  requestTimeout: 0,
-  listenBacklog: 511,
-});
+/** The limits `sluice serve` applies when no setting changes them; see docs/limits.md. */
+export const DEFAULT_LIMITS: Limits = fromTable;
 
 /** Defaults overridden by whatever the caller sets. */
 export function resolveLimits(overrides: Partial<Limits> = {}): Limits {

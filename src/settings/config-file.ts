@@ -1,7 +1,8 @@
 // `--config sluice.json`: the long flags in camelCase as keys, each value checked like the flag's.
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors';
-import { BadValue, optionSpec, type GivenOptions } from './options';
+import { optionSpec, type GivenOptions } from './options';
+import { BadValue } from './parse';
 
 /** Reads and checks a config file; every error names the file, the key and the value. */
 export function readConfigFile(path: string): GivenOptions {

@@ -32,13 +32,21 @@ test('check-config prints the settings: defaults, then the file, then the flags'
   const result = sluice('check-config', '--config', file, '--workers', '2');
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
-  expect(JSON.parse(result.stdout)).toMatchObject({
-    app: 'examples/hello.mjs',
-    scgi: [':4000'],
-    maxRequests: 500,
-    socketMode: 0o600,
-    workers: 2,
-    drainTimeout: 10_000,
+  // One line per setting: name, value, unit (where it has one), where the value came from.
+  const lines = new Map(
+    result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(/\s{2,}/))
+      .map(([setting, ...rest]) => [setting, rest.join(' ')]),
+  );
+  expect(Object.fromEntries(lines)).toMatchObject({
+    app: 'examples/hello.mjs file',
+    scgi: ':4000 file',
+    maxRequests: '500 count file',
+    socketMode: '0600 file',
+    workers: '2 count flag',
+    drainTimeout: '10000 ms default',
   });
 });
 

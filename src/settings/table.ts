@@ -1,0 +1,446 @@
+// Every `sluice serve` setting, one row each: flag, config-file key, unit, default, help, and the limit it feeds.
+import { INTERFACE_NAMES, type InterfaceName } from '../common/interfaces';
+import {
+  address,
+  integer,
+  mountPrefix,
+  nonEmpty,
+  octalMode,
+  oneOf,
+  peers,
+  requestPath,
+  showOctalMode,
+  switchValue,
+  workerCount,
+} from './parse';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The settings of one daemon, flags and config file merged; JSON-safe, as workers receive them. */
+export interface ServeOptions {
+  app?: string;
+  scgi: string[];
+  fastcgi: string[];
+  http: string[];
+  mount: string;
+  socketMode: number;
+  socketOwner?: string;
+  socketGroup?: string;
+  allow: string[];
+  logLevel: LogLevel;
+  pretty?: boolean;
+  logFile?: string;
+  accessLog?: string;
+  drainTimeout: number;
+  maxConnections: number;
+  maxHeaderBytes: number;
+  /** null: no limit of sluice's own. */
+  maxBodyBytes: number | null;
+  maxParamsBytes: number;
+  maxConnRequests: number;
+  maxConcurrent: number;
+  bodyMemoryBytes: number;
+  spoolMaxBytes: number;
+  headerTimeout: number;
+  idleTimeout: number;
+  requestTimeout: number;
+  listenBacklog: number;
+  statusPath?: string;
+  statusAllow: string[];
+  pingPath?: string;
+  slowLogMs?: number;
+  /** 0: serve in this process, without a primary. */
+  workers: number;
+  maxRequests?: number;
+  maxRequestsJitter?: number;
+  maxRss?: number;
+  user?: string;
+  group?: string;
+  pidFile?: string;
+  chdir?: string;
+  watch: boolean;
+  /** What the app module exports; undefined: detected (docs/adapters.md). */
+  interface?: InterfaceName;
+  /** App errors answered with a page showing the error (development only). */
+  debug: boolean;
+}
+
+/** A setting's name: its config-file key, the camelCase of its long flag, and its `ServeOptions` field. */
+export type OptionKey = Exclude<keyof ServeOptions, 'app'>;
+
+/** What a number counts; shown beside it by `check-config` and in docs/limits.md. */
+export type Unit = 'bytes' | 'ms' | 'count' | 'MiB';
+
+/** One element of a repeatable setting, or the value itself. */
+type Item<V> = V extends readonly (infer E)[] ? E : V;
+
+/** A row as written below; `OptionSpec` is the same with its key. */
+interface Row<V> {
+  /** Commander flag syntax: `--max-requests <N>`, or `--watch` for a switch; its camelCase is the key. */
+  readonly flag: string;
+  /** What the setting does; `--help` adds "(default …)" from `default` or `whenUnset`. */
+  readonly help: string;
+  readonly unit?: Unit;
+  /** The value when neither the config file nor a flag gives one: the one place it is written. An array: repeatable. */
+  readonly default: V;
+  /** What an unset setting means when that is not a value ("detected"): shown as its default. */
+  readonly whenUnset?: string;
+  /** Checks one value (a flag's text, or a config file's JSON value) and converts it. */
+  readonly parse: (value: unknown) => Item<V>;
+  /** A value written back as the flag takes it; default `String`. */
+  readonly show?: (value: Item<V>) => string;
+  /** `--no-x` turns a switch off. */
+  readonly negatable?: boolean;
+  /** Feeds the runtime `Limits` field of the same name (src/runtime/limits.ts); null there is Infinity. */
+  readonly limit?: V extends number | null ? true : never;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The table: commander's options, config-file keys, `check-config`'s report, the defaults, `--help`'s
+ * "(default …)" and the runtime limits are all made from it; test/settings/table.test.ts holds
+ * docs/limits.md and docs/cli.md to it.
+ */
+export const SETTINGS = {
+  scgi: { flag: '--scgi <ADDR>', help: 'listen for SCGI (repeatable)', default: [], parse: address },
+  fastcgi: { flag: '--fastcgi <ADDR>', help: 'listen for FastCGI (repeatable)', default: [], parse: address },
+  http: {
+    flag: '--http <ADDR>',
+    help: 'development listener speaking plain HTTP (repeatable)',
+    default: [],
+    parse: address,
+  },
+  mount: {
+    flag: '--mount <PREFIX>',
+    help: 'SCRIPT_NAME when sluice derives PATH_INFO from REQUEST_URI',
+    default: '',
+    parse: mountPrefix,
+  },
+  socketMode: {
+    flag: '--socket-mode <MODE>',
+    help: 'mode of Unix socket files, octal',
+    default: 0o660,
+    parse: octalMode,
+    show: showOctalMode,
+  },
+  socketOwner: {
+    flag: '--socket-owner <USER>',
+    help: 'owner of Unix socket files (name or uid)',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  socketGroup: {
+    flag: '--socket-group <GROUP>',
+    help: 'group of Unix socket files (name or gid)',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  allow: {
+    flag: '--allow <ADDR[,ADDR...]>',
+    help: 'TCP peers allowed to connect (addresses or CIDR ranges, repeatable)',
+    default: [],
+    whenUnset: 'FCGI_WEB_SERVER_ADDRS, else any',
+    parse: peers(false),
+  },
+  logLevel: {
+    flag: '--log-level <LEVEL>',
+    help: `log level: ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    parse: oneOf(LOG_LEVELS),
+  },
+  pretty: {
+    flag: '--pretty',
+    help: 'human-readable logs; --no-pretty: JSON even on a terminal',
+    default: undefined,
+    whenUnset: 'when stderr is a terminal',
+    parse: switchValue,
+    negatable: true,
+  },
+  logFile: {
+    flag: '--log-file <FILE>',
+    help: 'write the log here instead of stderr (reopened on SIGUSR2)',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  accessLog: {
+    flag: '--access-log <FILE>',
+    help: 'one JSON line per request to FILE ("-": stdout; reopened on SIGUSR2)',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  drainTimeout: {
+    flag: '--drain-timeout <MS>',
+    help: 'on stop or reload, wait this long for requests in flight',
+    unit: 'ms',
+    default: 10_000,
+    parse: integer(0),
+  },
+  maxConnections: {
+    flag: '--max-connections <N>',
+    help: 'concurrent connections per listener and process',
+    unit: 'count',
+    default: 10_000,
+    parse: integer(1),
+    limit: true,
+  },
+  // The SCGI header block and the HTTP listener's request head (node:http's maxHeaderSize) are one
+  // client's headers. FastCGI PARAMS keep their own limit: a multiplexed connection holds up to
+  // --max-conn-requests of them at once, and front ends add server variables of their own.
+  maxHeaderBytes: {
+    flag: '--max-header-bytes <N>',
+    help: "largest SCGI header block, and the HTTP listener's request head (FastCGI PARAMS: --max-params-bytes)",
+    unit: 'bytes',
+    default: MiB,
+    parse: integer(1),
+    limit: true,
+  },
+  maxBodyBytes: {
+    flag: '--max-body-bytes <N>',
+    help: 'largest request body, else 413; the front end usually enforces its own',
+    unit: 'bytes',
+    default: null,
+    parse: integer(0),
+    limit: true,
+  },
+  maxParamsBytes: {
+    flag: '--max-params-bytes <N>',
+    help: 'FastCGI: largest PARAMS stream of one request; apart from --max-header-bytes, as one connection holds up to --max-conn-requests of them',
+    unit: 'bytes',
+    default: MiB,
+    parse: integer(1),
+    limit: true,
+  },
+  maxConnRequests: {
+    flag: '--max-conn-requests <N>',
+    help: 'FastCGI: concurrent requests on one connection, announced as FCGI_MAX_REQS',
+    unit: 'count',
+    default: 256,
+    parse: integer(1),
+    limit: true,
+  },
+  maxConcurrent: {
+    flag: '--max-concurrent <N>',
+    help: 'requests in flight per process; beyond it 503 (FastCGI: FCGI_OVERLOADED)',
+    unit: 'count',
+    default: 10_000,
+    parse: integer(1),
+    limit: true,
+  },
+  bodyMemoryBytes: {
+    flag: '--body-memory-bytes <N>',
+    help: 'FastCGI: unread body bytes held in memory per multiplexed request before spilling to a temp file',
+    unit: 'bytes',
+    default: MiB,
+    parse: integer(0),
+    limit: true,
+  },
+  spoolMaxBytes: {
+    flag: '--spool-max-bytes <N>',
+    help: 'the most body bytes all temporary spool files of one process may hold at once; a request that would go over gets a 503 and the rest of its body is discarded',
+    unit: 'bytes',
+    default: 1024 * MiB,
+    parse: integer(0),
+    limit: true,
+  },
+  headerTimeout: {
+    flag: '--header-timeout <MS>',
+    help: "time to receive a request's headers (SCGI, HTTP) or PARAMS (FastCGI) before closing",
+    unit: 'ms',
+    default: 30_000,
+    parse: integer(1),
+    limit: true,
+  },
+  // Longer than the front ends' own idle timeouts (nginx keepalive_timeout 60s): the side that closes
+  // an idle kept connection must be the front end, or a request sent on it meanwhile is lost.
+  idleTimeout: {
+    flag: '--idle-timeout <MS>',
+    help: "FastCGI: close a kept-alive connection idle this long; keep it above the front end's",
+    unit: 'ms',
+    default: 120_000,
+    parse: integer(1),
+    limit: true,
+  },
+  requestTimeout: {
+    flag: '--request-timeout <MS>',
+    help: "a response not finished within MS: 504 (or cut short) and the app's signal aborted; 0: none",
+    unit: 'ms',
+    default: 0,
+    parse: integer(0),
+    limit: true,
+  },
+  listenBacklog: {
+    flag: '--listen-backlog <N>',
+    help: 'kernel queue of connections not yet accepted',
+    unit: 'count',
+    default: 511,
+    parse: integer(1),
+    limit: true,
+  },
+  statusPath: {
+    flag: '--status-path <PATH>',
+    help: "answer this path (as the app would see it) with the daemon's status as JSON, or ?format=prometheus",
+    default: undefined,
+    parse: requestPath,
+  },
+  statusAllow: {
+    flag: '--status-allow <ADDR[,ADDR...]>',
+    help: 'front-end peers the status path answers ("unix" for Unix sockets)',
+    default: ['127.0.0.0/8,::1,unix'],
+    parse: peers(true),
+  },
+  pingPath: {
+    flag: '--ping-path <PATH>',
+    help: 'answer this path with "pong" without running the app',
+    default: undefined,
+    parse: requestPath,
+  },
+  slowLogMs: {
+    flag: '--slow-log-ms <MS>',
+    help: 'log requests that take longer than MS, and count them',
+    unit: 'ms',
+    default: undefined,
+    parse: integer(1),
+  },
+  workers: {
+    flag: '--workers <N|auto>',
+    help: 'worker processes under a primary that owns the listeners (auto: one per CPU; 0: serve in this process)',
+    unit: 'count',
+    default: 1,
+    parse: workerCount,
+  },
+  maxRequests: {
+    flag: '--max-requests <N>',
+    help: 'replace a worker gracefully after about N requests (PHP-FPM pm.max_requests)',
+    unit: 'count',
+    default: undefined,
+    parse: integer(1),
+  },
+  maxRequestsJitter: {
+    flag: '--max-requests-jitter <N>',
+    help: 'add 0..N at random to --max-requests per worker, so workers are not replaced at once',
+    unit: 'count',
+    default: undefined,
+    whenUnset: 'a tenth of --max-requests',
+    parse: integer(0),
+  },
+  maxRss: {
+    flag: '--max-rss <MB>',
+    help: 'replace a worker gracefully once its resident memory exceeds MB',
+    unit: 'MiB',
+    default: undefined,
+    parse: integer(1),
+  },
+  user: {
+    flag: '--user <USER>',
+    help: 'run the app as USER (name or uid) once the sockets are bound',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  group: {
+    flag: '--group <GROUP>',
+    help: 'run the app as GROUP (name or gid) once the sockets are bound',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  pidFile: {
+    flag: '--pid-file <FILE>',
+    help: 'write the PID of the primary (or only) process here',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  chdir: {
+    flag: '--chdir <DIR>',
+    help: 'change to DIR before loading the app',
+    default: undefined,
+    parse: nonEmpty,
+  },
+  watch: {
+    flag: '--watch',
+    help: "development: reload the workers when a file under the app's directory changes",
+    default: false,
+    parse: switchValue,
+  },
+  interface: {
+    flag: '--interface <NAME>',
+    help: 'what the export is: gateway (environ, startResponse), node (req, res; Express, Koa, Fastify) or fetch (Hono)',
+    default: undefined,
+    whenUnset: 'detected',
+    parse: oneOf(INTERFACE_NAMES),
+  },
+  debug: {
+    flag: '--debug',
+    help: 'answer app errors with a page showing the error and stack (development only)',
+    default: false,
+    parse: switchValue,
+  },
+} satisfies { readonly [K in OptionKey]: Row<ServeOptions[K]> };
+
+/**
+ * Values the runtime `Limits` carry that are not settings: unread request input discarded after a
+ * response before the connection is closed anyway, so that the front end sees no reset (Go's fcgi).
+ */
+export const FIXED_LIMITS = Object.freeze({ lingerBytes: 4 * MiB, lingerTimeout: 5_000 });
+
+/** The settings that feed a field of the runtime `Limits`, by the same name. */
+export type LimitKey = {
+  [K in OptionKey]: (typeof SETTINGS)[K] extends { readonly limit: true } ? K : never;
+}[OptionKey];
+
+/** A row with its key, as the rest of the code reads the table. */
+export interface OptionSpec {
+  readonly key: OptionKey;
+  readonly flag: string;
+  readonly help: string;
+  readonly unit?: Unit;
+  readonly default: unknown;
+  readonly whenUnset?: string;
+  readonly parse: (value: unknown) => unknown;
+  /** One value (one element of a repeatable setting) as the flag takes it. */
+  readonly show: (value: unknown) => string;
+  /** Repeatable flag; in a config file a string or an array of strings. */
+  readonly list: boolean;
+  readonly negatable?: boolean;
+  readonly limit?: true;
+}
+
+export const OPTIONS: readonly OptionSpec[] = Object.entries(SETTINGS).map(([key, row]) => {
+  const { show, ...rest } = row as Row<unknown>;
+  return {
+    ...rest,
+    key: key as OptionKey,
+    show: show ?? String,
+    list: Array.isArray(row.default),
+  } as OptionSpec;
+});
+
+export const LIMIT_KEYS = OPTIONS.filter((spec) => spec.limit).map((spec) => spec.key as LimitKey);
+
+/**
+ * A value as `--help` and `check-config` write it: "none" for no limit, lists space-separated; unset
+ * or empty, what that means in parentheses, else "-".
+ */
+export function showValue(spec: OptionSpec, value: unknown): string {
+  if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) {
+    return spec.whenUnset === undefined ? '-' : `(${spec.whenUnset})`;
+  }
+  if (value === null) return 'none';
+  if (Array.isArray(value)) return value.map((item) => spec.show(item)).join(' ');
+  return spec.show(value);
+}
+
+/** The default `--help` shows, or undefined where there is nothing to say (unset, empty, off). */
+export function defaultText(spec: OptionSpec): string | undefined {
+  if (spec.whenUnset !== undefined) return spec.whenUnset;
+  const value = spec.default;
+  if (value === undefined || value === '' || value === false) return undefined;
+  if (Array.isArray(value) && value.length === 0) return undefined;
+  return showValue(spec, value);
+}
+
+/** The row's help with its default: what commander prints. */
+export function helpText(spec: OptionSpec): string {
+  const shown = defaultText(spec);
+  return shown === undefined ? spec.help : `${spec.help} (default ${shown})`;
+}
