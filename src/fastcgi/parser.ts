@@ -1,6 +1,6 @@
 // Incremental FastCGI record parser: web server bytes in, per-request events out through a typed sink; no sockets.
 
-import { DEFAULT_LIMITS } from '../runtime/limits';
+import { DEFAULTS } from '../settings/options';
 import {
   FCGI_ABORT_REQUEST,
   FCGI_BEGIN_REQUEST,
@@ -57,7 +57,7 @@ export interface RecordSink {
   error(err: FastCgiProtocolError): void;
 }
 
-/** Limits the parser enforces before buffering; defaults from DEFAULT_LIMITS. */
+/** Limits the parser enforces before buffering; defaults from the settings table. */
 export interface RecordParserOptions {
   /** Total PARAMS content bytes one request may send (limits.maxParamsBytes). */
   maxParamsBytes?: number;
@@ -173,12 +173,12 @@ export class RecordParser {
     this.sink = sink;
     this.maxParamsBytes = checkLimit(
       'maxParamsBytes',
-      options.maxParamsBytes ?? DEFAULT_LIMITS.maxParamsBytes,
+      options.maxParamsBytes ?? DEFAULTS.maxParamsBytes,
       0,
     );
     this.maxConnRequests = checkLimit(
       'maxConnRequests',
-      options.maxConnRequests ?? DEFAULT_LIMITS.maxConnRequests,
+      options.maxConnRequests ?? DEFAULTS.maxConnRequests,
       1,
     );
   }

@@ -1,5 +1,5 @@
 // Incremental SCGI request parser: bytes in, header pairs and body views out through a sink; no sockets.
-import { DEFAULT_LIMITS } from '../runtime/limits';
+import { DEFAULTS } from '../settings/options';
 import { latin1 } from '../common/latin1';
 import { ScgiProtocolError, type ScgiErrorCode } from './errors';
 
@@ -25,7 +25,7 @@ export interface ScgiSink {
 }
 
 export interface ScgiParserOptions {
-  /** Largest header block (the netstring length) accepted; default `DEFAULT_LIMITS.maxHeaderBytes`. */
+  /** Largest header block (the netstring length) accepted; default `DEFAULTS.maxHeaderBytes`. */
   readonly maxHeaderBytes?: number;
 }
 
@@ -82,7 +82,7 @@ export class ScgiParser {
   private bodyRemaining = 0;
 
   constructor(sink: ScgiSink, options: ScgiParserOptions = {}) {
-    const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
+    const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULTS.maxHeaderBytes;
     if (!(maxHeaderBytes >= 0)) throw new RangeError('maxHeaderBytes must be a number >= 0');
     this.sink = sink;
     this.maxHeaderBytes = maxHeaderBytes;
