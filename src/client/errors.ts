@@ -1,33 +1,13 @@
 // Client-side failures: a stable code each, and what kind of failure it is, so a CLI can pick an exit code.
-import { SluiceError } from '../errors';
+import { SluiceError, type ClientErrorCode } from '../errors';
 
-/** Stable codes of {@link ClientError}; tests and scripts key on these, never on messages. */
-export type ClientErrorCode =
-  /** The connection could not be made: refused, no such socket, unreachable, permission denied. */
-  | 'ERR_CLIENT_CONNECT'
-  /** Nothing was sent or received for the whole timeout. */
-  | 'ERR_CLIENT_TIMEOUT'
-  /** The server closed the connection before the response was complete. */
-  | 'ERR_CLIENT_CLOSED'
-  /** The server sent bytes that are not a FastCGI reply (the cause says which rule broke). */
-  | 'ERR_CLIENT_BAD_REPLY'
-  /** The CGI response head is malformed: a line without a colon, a bad Status, no header at all. */
-  | 'ERR_CLIENT_BAD_HEAD'
-  /** The CGI response head exceeds `maxHeadBytes`. */
-  | 'ERR_CLIENT_HEAD_TOO_LARGE'
-  /** FastCGI END_REQUEST with CANT_MPX_CONN, OVERLOADED or UNKNOWN_ROLE and no output (spec §5.5). */
-  | 'ERR_CLIENT_REFUSED'
-  /** SCGI needs the body's length first, and a body of unknown length exceeded `maxSpoolBytes`. */
-  | 'ERR_CLIENT_LENGTH_REQUIRED'
-  /** The request body could not be read, or ended before CONTENT_LENGTH bytes. */
-  | 'ERR_CLIENT_BODY'
-  /** The caller's AbortSignal fired. */
-  | 'ERR_CLIENT_ABORTED';
+export type { ClientErrorCode };
 
 /** What went wrong, for exit codes and 502-or-504 answers. */
 export type ClientErrorKind = 'connect' | 'timeout' | 'protocol' | 'request';
 
-const KINDS: Readonly<Record<ClientErrorCode, ClientErrorKind>> = Object.freeze({
+/** The kind of failure each code is; its keys are the client's part of docs/errors.md. */
+export const CLIENT_ERROR_KINDS: Readonly<Record<ClientErrorCode, ClientErrorKind>> = Object.freeze({
   ERR_CLIENT_CONNECT: 'connect',
   ERR_CLIENT_TIMEOUT: 'timeout',
   ERR_CLIENT_CLOSED: 'protocol',
@@ -49,6 +29,6 @@ export class ClientError extends SluiceError {
   }
 
   get kind(): ClientErrorKind {
-    return KINDS[this.code];
+    return CLIENT_ERROR_KINDS[this.code];
   }
 }

@@ -1,21 +1,8 @@
 // FastCGI protocol errors: a stable code each, and whether they end the connection or only one request.
 
-import { ProtocolError } from '../errors';
+import { ProtocolError, type FastCgiErrorCode } from '../errors';
 
-/** Stable codes of {@link FastCgiProtocolError}; tests and logs key on these, never on messages. */
-export type FastCgiErrorCode =
-  | 'ERR_FCGI_BAD_VERSION'
-  | 'ERR_FCGI_NOT_FASTCGI'
-  | 'ERR_FCGI_TRUNCATED'
-  | 'ERR_FCGI_BAD_BEGIN_LENGTH'
-  | 'ERR_FCGI_DUPLICATE_REQUEST'
-  | 'ERR_FCGI_PARAMS_TOO_LARGE'
-  | 'ERR_FCGI_BAD_PAIR'
-  | 'ERR_FCGI_STDIN_BEFORE_PARAMS_END'
-  | 'ERR_FCGI_DATA_BEFORE_PARAMS_END'
-  | 'ERR_FCGI_STREAM_AFTER_END'
-  | 'ERR_FCGI_MANAGEMENT_ON_REQUEST_ID'
-  | 'ERR_FCGI_UNEXPECTED_TYPE';
+export type { FastCgiErrorCode };
 
 /**
  * What each code means and what the connection does next; the source for docs/errors.md.

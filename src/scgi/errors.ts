@@ -1,30 +1,7 @@
 // SCGI protocol errors: one stable code per way a front end can break the netstring or its headers.
-import { ProtocolError } from '../errors';
+import { ProtocolError, type ScgiErrorCode } from '../errors';
 
-/** Stable codes of {@link ScgiProtocolError}; logs and tests key on these, never on the message. */
-export type ScgiErrorCode =
-  /** The netstring length is empty, has a non-digit or a leading zero, or has more digits than any length could need. */
-  | 'ERR_SCGI_BAD_LENGTH'
-  /** The netstring length exceeds `maxHeaderBytes`; caught while its digits arrive, before the block is buffered. */
-  | 'ERR_SCGI_HEADER_TOO_LARGE'
-  /** The byte after the header block is not `,`. */
-  | 'ERR_SCGI_MISSING_COMMA'
-  /** The header block is not an even number of NUL-terminated strings. */
-  | 'ERR_SCGI_ODD_FIELDS'
-  /** A header name is empty. */
-  | 'ERR_SCGI_EMPTY_NAME'
-  /** No CONTENT_LENGTH header at all (an empty block included). */
-  | 'ERR_SCGI_CONTENT_LENGTH_MISSING'
-  /** CONTENT_LENGTH is present but not the first header. */
-  | 'ERR_SCGI_CONTENT_LENGTH_NOT_FIRST'
-  /** CONTENT_LENGTH is empty, not only ASCII digits, or beyond what a Number holds exactly. */
-  | 'ERR_SCGI_CONTENT_LENGTH_INVALID'
-  /** CONTENT_LENGTH is sent more than once (the body length would be ambiguous). */
-  | 'ERR_SCGI_CONTENT_LENGTH_DUPLICATE'
-  /** The connection ended before the header block and its comma were complete. */
-  | 'ERR_SCGI_TRUNCATED'
-  /** The connection ended before CONTENT_LENGTH body bytes arrived; the request body fails with this. */
-  | 'ERR_SCGI_BODY_TRUNCATED';
+export type { ScgiErrorCode };
 
 /**
  * The HTTP status each code answers with. Undefined for the two end-of-input codes: the front end
