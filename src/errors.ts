@@ -98,6 +98,11 @@ const GATEWAY_CODES = {
     status: 500,
     meaning: 'the status is not `3DIGIT SP reason`, or outside 100–599',
   },
+  ERR_GATEWAY_SWITCHING_PROTOCOLS: {
+    status: 500,
+    meaning:
+      'a 1xx status (101 Switching Protocols) as the response: FastCGI and SCGI cannot switch protocols',
+  },
   ERR_GATEWAY_BAD_HEADER: {
     status: 500,
     meaning: 'a header that is not a [name, value] pair a front end reads as sent',

@@ -7,7 +7,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §5.5 field-value: visible ASCII, SP, HTAB, obs-text; never CR, LF or NUL.
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // RFC 3875 §6.3.3: Status = 3DIGIT SP reason-phrase.
-const STATUS_LINE = /^[1-5]\d\d [\t\x20-\x7e\x80-\xff]*$/;
+const STATUS_LINE = /^\d\d\d [\t\x20-\x7e\x80-\xff]*$/;
 
 /** A validated response head, ready to serialize. */
 export interface ResponseHead {
@@ -24,6 +24,8 @@ export function validateHead(status: unknown, headers: unknown): ResponseHead {
   if (typeof status !== 'string' || !STATUS_LINE.test(status)) {
     throw new GatewayError('ERR_GATEWAY_BAD_STATUS', `invalid status line ${JSON.stringify(status)}`);
   }
+  const code = Number(status.slice(0, 3));
+  if (code < 200 || code > 599) throw statusError(code, status);
   if (!Array.isArray(headers)) {
     throw new GatewayError('ERR_GATEWAY_BAD_HEADER', 'headers must be an array of [name, value] pairs');
   }
@@ -43,7 +45,31 @@ export function validateHead(status: unknown, headers: unknown): ResponseHead {
       throw new GatewayError('ERR_GATEWAY_BAD_HEADER', `invalid value for header ${name}`);
     }
   }
-  return { status, code: Number(status.slice(0, 3)), headers: headers as HeaderList };
+  return { status, code, headers: headers as HeaderList };
+}
+
+/**
+ * Why `code` cannot be the status of a response. FastCGI and SCGI carry one final response per
+ * request: no protocol switch (101 hands the raw connection over) and no interim response. Front
+ * ends given a 1xx pass it on as if final and leave the client waiting for the real response
+ * (nginx, Apache; lighttpd for a 101), or send a 500 after it (lighttpd). RFC 9110 §15 puts every
+ * status in 100–599; node:http writes up to 999.
+ */
+function statusError(code: number, status: string): GatewayError {
+  if (code >= 100 && code < 200) {
+    return new GatewayError(
+      'ERR_GATEWAY_SWITCHING_PROTOCOLS',
+      code === 101
+        ? `status ${JSON.stringify(status)}: FastCGI and SCGI cannot switch protocols (a WebSocket or h2c ` +
+            'upgrade needs the raw connection: route it from the front end to a server that speaks it)'
+        : `status ${JSON.stringify(status)}: FastCGI and SCGI cannot switch protocols or carry a 1xx ` +
+            '(interim) response; answer with a final status, 200–599',
+    );
+  }
+  return new GatewayError(
+    'ERR_GATEWAY_BAD_STATUS',
+    `status ${JSON.stringify(status)}: ${code} is outside 100–599, the range of HTTP status codes`,
+  );
 }
 
 /**

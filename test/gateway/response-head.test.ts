@@ -2,6 +2,7 @@
 import { GatewayError } from '../../src/errors';
 import { plainResponse } from '../../src/gateway/plain-response';
 import { bodyAllowed, serializeHead, validateHead, withContentLength } from '../../src/gateway/response-head';
+import { LEVEL, recordingLogger, run } from '../helpers/gateway';
 
 function codeOf(action: () => unknown): string | undefined {
   try {
@@ -17,7 +18,7 @@ describe('validateHead: status lines', () => {
   const valid: Array<[string, number]> = [
     ['200 OK', 200],
     ['404 Not Found', 404],
-    ['100 Continue', 100],
+    ['204 No Content', 204],
     ['599 Custom', 599],
     ['200 ', 200],
     ["418 I'm a teapot", 418],
@@ -32,8 +33,9 @@ describe('validateHead: status lines', () => {
   const invalid: Array<[string, unknown]> = [
     ['no reason phrase', '200'],
     ['no code', 'OK'],
-    ['code above 599', '999 x'],
+    ['code above 599, as node:http allows', '999 Unknown'],
     ['code below 100', '099 x'],
+    ['code 0', '000 x'],
     ['code 600', '600 x'],
     ['two-digit code', '20 OK'],
     ['four-digit code', '2000 OK'],
@@ -52,6 +54,67 @@ describe('validateHead: status lines', () => {
 
   test.each(invalid)('%s: ERR_GATEWAY_BAD_STATUS', (_name, status) => {
     expect(codeOf(() => validateHead(status, []))).toBe('ERR_GATEWAY_BAD_STATUS');
+  });
+
+  // FastCGI and SCGI carry one final response: nginx and Apache pass a 1xx on as if it were final
+  // and the client waits for the real response; lighttpd follows it with a 500.
+  const informational = [
+    '101 Switching Protocols',
+    '100 Continue',
+    '102 Processing',
+    '103 Early Hints',
+    '104 Upload Resumption Supported',
+    '199 x',
+  ];
+
+  test.each(informational)('%j: ERR_GATEWAY_SWITCHING_PROTOCOLS', (status) => {
+    expect(codeOf(() => validateHead(status, []))).toBe('ERR_GATEWAY_SWITCHING_PROTOCOLS');
+  });
+
+  test('the status is checked before the headers', () => {
+    expect(codeOf(() => validateHead('101 Switching Protocols', [['Bad Name', 'v']]))).toBe(
+      'ERR_GATEWAY_SWITCHING_PROTOCOLS',
+    );
+    expect(codeOf(() => validateHead('600 x', 'not headers'))).toBe('ERR_GATEWAY_BAD_STATUS');
+  });
+});
+
+describe('what the client gets for a status no front end can carry', () => {
+  test.each([
+    ['101 Switching Protocols', 'ERR_GATEWAY_SWITCHING_PROTOCOLS'],
+    ['103 Early Hints', 'ERR_GATEWAY_SWITCHING_PROTOCOLS'],
+    ['600 Unknown', 'ERR_GATEWAY_BAD_STATUS'],
+  ])('a gateway app answering %j gets the plain 500, and the log says %s', async (status, code) => {
+    const { log, lines } = recordingLogger();
+    const transport = await run(
+      (_environ, startResponse) => {
+        startResponse(status, []);
+        return ['never sent'];
+      },
+      { log },
+    );
+    expect(transport.calls.map((call) => (call.type === 'head' ? call.status : call.type))).toEqual([
+      '500 Internal Server Error',
+      'end',
+    ]);
+    expect(lines).toEqual([expect.objectContaining({ level: LEVEL.error, code })]);
+  });
+
+  // The sentence itself is what the issue asks for, so here the message is checked, not only the code.
+  test('the log line says why: FastCGI and SCGI cannot switch protocols', async () => {
+    const { log, lines } = recordingLogger();
+    await run(
+      (_environ, startResponse) => {
+        startResponse('101 Switching Protocols', [['Upgrade', 'websocket']]);
+        return [];
+      },
+      { log },
+    );
+    expect(lines[0].err).toEqual(
+      expect.objectContaining({
+        message: expect.stringContaining('FastCGI and SCGI cannot switch protocols'),
+      }),
+    );
   });
 });
 
@@ -229,12 +292,9 @@ describe('withContentLength', () => {
     expect(text('200 OK', [[name, '3']], 14)).toBe(`Status: 200 OK\r\n${name}: 3\r\n\r\n`);
   });
 
-  test.each(['101 Switching Protocols', '204 No Content', '304 Not Modified'])(
-    'adds none to a %s, which has no body',
-    (status) => {
-      expect(text(status, [], 0)).toBe(`Status: ${status}\r\n\r\n`);
-    },
-  );
+  test.each(['204 No Content', '304 Not Modified'])('adds none to a %s, which has no body', (status) => {
+    expect(text(status, [], 0)).toBe(`Status: ${status}\r\n\r\n`);
+  });
 
   test('adds none when the length is unknown (a streamed body), and returns the head unchanged', () => {
     const head = validateHead('200 OK', []);
