@@ -5,7 +5,10 @@ import { bodyAllowed } from '../gateway/response-head';
 
 /** What the parser reports, in order: at most one head, body chunks, then the end. */
 export interface ResponseSink {
-  /** The final (non-1xx) head; header names as written, hop-by-hop headers included. */
+  /**
+   * The response's head: any but the interim 100, 102 and 103 that come before it (a 101 is passed
+   * on, for the gateway to refuse); header names as written, hop-by-hop headers included.
+   */
   head(code: number, reason: string, headers: Array<[string, string]>): void;
   /** A body chunk, never empty; a view into the written bytes. */
   body(chunk: Buffer): void;
@@ -36,6 +39,8 @@ export class HttpResponseParser {
   /** Bytes of an unfinished head or chunk-size line, carried to the next write. */
   private pending: Buffer | null = null;
   private remaining = 0;
+  /** The code of the last interim head skipped (0: none). */
+  private interim = 0;
 
   constructor(
     private readonly sink: ResponseSink,
@@ -128,7 +133,10 @@ export class HttpResponseParser {
   /** The writer ended the stream: ends a body that runs until the close, fails an unfinished one. */
   end(): void {
     if (this.state === State.UNTIL_CLOSE) this.finish();
-    else if (this.state !== State.DONE) throw badResponse('response ended before it was complete');
+    else if (this.state === State.HEAD && this.interim !== 0) {
+      // writeHead(100) then end() writes just what writeContinue() does: no final head ever came.
+      throw badResponse(`response ended after an interim ${this.interim} head, before the final head`);
+    } else if (this.state !== State.DONE) throw badResponse('response ended before it was complete');
   }
 
   private keep(chunk: Buffer, at: number): void {
@@ -142,9 +150,14 @@ export class HttpResponseParser {
     if (end === -1) end = text.length;
     const code = statusCode(text, end);
     if (code === -1) throw badResponse(`bad status line ${JSON.stringify(text.slice(0, Math.min(end, 80)))}`);
-    // Interim responses (100 Continue, 103 Early Hints) cannot travel over CGI: the front end sends
-    // its own 100 Continue, and the final head follows.
-    if (code < 200) return;
+    // The interim responses ServerResponse writes (writeContinue, writeProcessing, writeEarlyHints)
+    // cannot travel over CGI: the front end sends its own 100 Continue, and the final head follows.
+    // Any other 1xx came from writeHead() and is the response's own head: a 101 is passed on to be
+    // refused, rather than skipped while the request waits for a final head that never comes.
+    if (code === 100 || code === 102 || code === 103) {
+      this.interim = code;
+      return;
+    }
     const reason = end > 13 ? text.slice(13, end) : '';
     const headers: Array<[string, string]> = [];
     let length: number | undefined;

@@ -46,8 +46,8 @@ const CASES: Array<[string, string, Partial<Parsed> & { method?: string; close?:
   ],
   ['304 has no body', 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n', { body: '', ended: true }],
   [
-    '100 Continue and 103 Early Hints are skipped',
-    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    '100 Continue, 102 Processing and 103 Early Hints are skipped',
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
     { body: 'ok', ended: true },
   ],
 ];
@@ -93,3 +93,31 @@ test('a status line that is not HTTP/1.x is an error with a code', () => {
     expect.objectContaining({ code: 'ERR_ADAPTER_BAD_RESPONSE' }),
   );
 });
+
+// writeHead(101) is the response's own head, not an interim one: the gateway must see it to refuse it.
+test.each([
+  ['HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n', 101],
+  ['HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n', 101],
+  ['HTTP/1.1 199 Unknown\r\n\r\n', 199],
+  ['HTTP/1.1 600 Unknown\r\nContent-Length: 0\r\n\r\n', 600],
+  ['HTTP/1.1 999 Unknown\r\nContent-Length: 0\r\n\r\n', 999],
+])('%j reaches the sink as the head, with nothing after it', (wire, code) => {
+  forEachSplit(Buffer.from(wire, 'latin1'), (parts, how) => {
+    const parsed = parse(parts);
+    expect({ how, code: parsed.head?.code, body: parsed.body, ended: parsed.ended }).toEqual({
+      how,
+      code,
+      body: '',
+      ended: true,
+    });
+  });
+});
+
+test.each(['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'])(
+  'a response that ends after an interim head alone (%j) is an error with a code',
+  (wire) => {
+    expect(() => parse([Buffer.from(wire, 'latin1')], 'GET', true)).toThrow(
+      expect.objectContaining({ code: 'ERR_ADAPTER_BAD_RESPONSE' }),
+    );
+  },
+);

@@ -5,7 +5,7 @@ import express from 'express';
 import { nodeApp, type GatewayIncomingMessage } from '../../src/adapters/node';
 import { runApp } from '../../src/gateway/driver';
 import { buildCgiVariables, createEnviron } from '../../src/gateway/environ';
-import { FakeTransport, makeEnviron, recordingLogger, settle, silentLog } from '../helpers/gateway';
+import { FakeTransport, LEVEL, makeEnviron, recordingLogger, settle, silentLog } from '../helpers/gateway';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
@@ -460,6 +460,97 @@ describe('failures and aborts', () => {
     expect(lines.find((l) => l.msg.includes('cannot carry an upgraded connection'))).toMatchObject({
       upgrade: 'websocket',
     });
+  });
+});
+
+// FastCGI and SCGI carry one final response per request: no protocol switch, no status past 599.
+describe('statuses FastCGI and SCGI cannot carry', () => {
+  const refused: Array<[string, Listener, string]> = [
+    [
+      'writeHead(101) then end()',
+      (_req, res) => {
+        res.writeHead(101);
+        res.end();
+      },
+      'ERR_GATEWAY_SWITCHING_PROTOCOLS',
+    ],
+    [
+      'statusCode 101 with the headers of a WebSocket handshake',
+      (_req, res) => {
+        res.statusCode = 101;
+        res.setHeader('Connection', 'Upgrade');
+        res.setHeader('Upgrade', 'websocket');
+        res.end();
+      },
+      'ERR_GATEWAY_SWITCHING_PROTOCOLS',
+    ],
+    [
+      'writeHead(101) and flushHeaders(), never ended',
+      (_req, res) => {
+        res.writeHead(101);
+        res.flushHeaders();
+      },
+      'ERR_GATEWAY_SWITCHING_PROTOCOLS',
+    ],
+    [
+      'writeHead(101) after writeContinue()',
+      (_req, res) => {
+        res.writeContinue();
+        res.writeHead(101).end();
+      },
+      'ERR_GATEWAY_SWITCHING_PROTOCOLS',
+    ],
+    [
+      'statusCode 600',
+      (_req, res) => {
+        res.statusCode = 600;
+        res.end('body');
+      },
+      'ERR_GATEWAY_BAD_STATUS',
+    ],
+    [
+      'writeHead(999), the highest node:http allows',
+      (_req, res) => {
+        res.writeHead(999, { 'Content-Type': 'text/plain' });
+        res.end('body');
+      },
+      'ERR_GATEWAY_BAD_STATUS',
+    ],
+    [
+      'writeHead(100) then end(): no final head ever comes',
+      (_req, res) => {
+        res.writeHead(100);
+        res.end();
+      },
+      'ERR_ADAPTER_BAD_RESPONSE',
+    ],
+  ];
+
+  test.each(refused)('%s: the plain 500, and the code in the log', async (_name, listener, code) => {
+    const { log, lines } = recordingLogger();
+    const exchange = start(listener, {}, { log });
+    await exchange.done;
+    expect(exchange.transport.violations).toEqual([]);
+    expect(exchange.transport.calls.map((call) => (call.type === 'head' ? call.status : call.type))).toEqual([
+      '500 Internal Server Error',
+      'end',
+    ]);
+    expect(lines).toContainEqual(expect.objectContaining({ level: LEVEL.error, code }));
+  });
+
+  test.each([
+    ['writeProcessing()', (res: ServerResponse) => res.writeProcessing()],
+    [
+      'writeEarlyHints()',
+      (res: ServerResponse) => res.writeEarlyHints({ link: '</style.css>; rel=preload' }),
+    ],
+  ])('the interim head of %s is dropped, and the final head follows', async (_name, interim) => {
+    const transport = await run((_req, res) => {
+      interim(res);
+      res.end('ok');
+    });
+    expect(head(transport).status).toBe('200 OK');
+    expect(body(transport)).toBe('ok');
   });
 });
 

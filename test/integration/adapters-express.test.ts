@@ -1,6 +1,7 @@
 // Express behind sluice, unchanged: the shared framework cases over raw SCGI, raw FastCGI and nginx, then
 // what the issue names for Express itself: sendFile with Range and ETag, server-sent events through
-// nginx, the request as Express sees it, Expect: 100-continue, and upgrades.
+// nginx, the request as Express sees it, Expect: 100-continue, upgrades, and statuses FastCGI and SCGI
+// cannot carry.
 import http from 'node:http';
 import { DOWNLOAD, frameworkSuite } from './adapter-cases';
 import { waitForLog } from './interop-cases';
@@ -29,6 +30,29 @@ describe.each(suite.ways.map((way) => [way.name, way] as const))('%s, Express on
     expect(reply.status).toBe(200);
     expect(reply.headers['content-length']?.[0]).toBe(String(DOWNLOAD.length));
     expect(reply.body.length).toBe(0);
+  });
+
+  test.each([
+    ['/switch', 'res.status(101).end()', 'ERR_GATEWAY_SWITCHING_PROTOCOLS'],
+    ['/switch-head', 'res.writeHead(101) and flushHeaders()', 'ERR_GATEWAY_SWITCHING_PROTOCOLS'],
+    ['/status/600', 'res.status(600)', 'ERR_GATEWAY_BAD_STATUS'],
+    ['/status/999', 'res.status(999), the highest node:http allows', 'ERR_GATEWAY_BAD_STATUS'],
+  ])('%s (%s) is answered 500 and logged with %s', async (path, _what, code) => {
+    const logged = (l: Record<string, unknown>): boolean => l.code === code;
+    const before = suite.daemon().logLines().filter(logged).length;
+    const reply = await way.request({ path });
+    expect(reply.status).toBe(500);
+    const line = await waitForLog(
+      suite.daemon(),
+      (l) => logged(l) && suite.daemon().logLines().filter(logged).length > before,
+    );
+    if (code === 'ERR_GATEWAY_SWITCHING_PROTOCOLS') {
+      // What the issue asks the log to say, in so many words.
+      expect((line.err as { message?: string }).message).toContain(
+        'FastCGI and SCGI cannot switch protocols',
+      );
+    }
+    expect((await way.request({ path: '/hello' })).status).toBe(200);
   });
 
   test('an Upgrade (WebSocket) request is answered 501 and logged', async () => {
