@@ -39,10 +39,22 @@ export function fetchApp(handler: FetchHandler): App {
     if (!(response instanceof Response)) {
       throw new GatewayError('ERR_ADAPTER_NOT_A_RESPONSE', 'the fetch handler did not return a Response');
     }
+    if (response.type === 'error') {
+      throw new GatewayError(
+        'ERR_GATEWAY_BAD_STATUS',
+        'the fetch handler returned Response.error() (status 0)',
+      );
+    }
     const headers: Array<[string, string]> = [];
     for (const header of response.headers) headers.push(header);
     const status = response.status;
-    startResponse(`${status} ${response.statusText || STATUS_CODES[status] || 'Unknown'}`, headers);
+    try {
+      startResponse(`${status} ${response.statusText || STATUS_CODES[status] || 'Unknown'}`, headers);
+    } catch (error) {
+      // A head the gateway refuses: the body is never read, and whatever feeds it must stop.
+      await response.body?.cancel().catch(() => undefined);
+      throw error;
+    }
     if (response.body === null) return NO_BODY;
     if (!bodyAllowed(environ.REQUEST_METHOD, status)) {
       await response.body.cancel();

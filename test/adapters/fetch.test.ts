@@ -2,15 +2,16 @@
 import { PassThrough, Readable } from 'node:stream';
 import { fetchApp, requestUrl } from '../../src/adapters/fetch';
 import { runApp } from '../../src/gateway/driver';
-import { FakeTransport, makeEnviron } from '../helpers/gateway';
+import type { Logger } from 'pino';
+import { FakeTransport, LEVEL, makeEnviron, recordingLogger } from '../helpers/gateway';
 
 async function run(
   handler: Parameters<typeof fetchApp>[0],
   vars: Record<string, string> = {},
-  options: { input?: Readable; transport?: FakeTransport } = {},
+  options: { input?: Readable; transport?: FakeTransport; log?: Logger } = {},
 ): Promise<FakeTransport> {
-  const transport = options.transport ?? new FakeTransport();
-  const environ = makeEnviron({ vars, signal: transport.signal, input: options.input });
+  const transport = options.transport ?? new FakeTransport({ log: options.log });
+  const environ = makeEnviron({ vars, signal: transport.signal, input: options.input, log: options.log });
   await runApp(fetchApp(handler), environ, transport);
   expect(transport.violations).toEqual([]);
   return transport;
@@ -209,4 +210,49 @@ test('Upgrade: 501 without calling the handler', async () => {
   const transport = await run(handler, { HTTP_UPGRADE: 'websocket', HTTP_CONNECTION: 'Upgrade' });
   expect(transport.calls[0]).toMatchObject({ status: '501 Not Implemented' });
   expect(handler).not.toHaveBeenCalled();
+});
+
+/**
+ * A Response can hold only what FastCGI and SCGI carry, or nearly: undici takes statuses 200–599
+ * (`new Response(null, { status: 101 })` throws a RangeError in the handler, an ordinary app error),
+ * and Response.error() has status 0.
+ */
+describe('statuses FastCGI and SCGI cannot carry', () => {
+  /** A Response reporting `status`, as a subclass or a wrapper from another runtime could. */
+  function withStatus(status: number, body: ReadableStream<Uint8Array> | null = null): Response {
+    const response = new Response(body);
+    Object.defineProperty(response, 'status', { value: status });
+    return response;
+  }
+
+  test.each([
+    ['Response.error()', () => Response.error(), { code: 'ERR_GATEWAY_BAD_STATUS' }],
+    ['a status of 101', () => withStatus(101), { code: 'ERR_GATEWAY_SWITCHING_PROTOCOLS' }],
+    ['a status of 103', () => withStatus(103), { code: 'ERR_GATEWAY_SWITCHING_PROTOCOLS' }],
+    ['a status of 600', () => withStatus(600), { code: 'ERR_GATEWAY_BAD_STATUS' }],
+    [
+      'new Response(null, { status: 101 }), which undici refuses',
+      () => new Response(null, { status: 101 }),
+      { err: expect.objectContaining({ type: 'RangeError' }) },
+    ],
+  ])('%s: the plain 500, and why in the log', async (_name, make, why) => {
+    const { log, lines } = recordingLogger();
+    const transport = await run(() => make(), {}, { log });
+    expect(transport.calls.map((c) => (c.type === 'head' ? c.status : c.type))).toEqual([
+      '500 Internal Server Error',
+      'end',
+    ]);
+    expect(lines).toEqual([expect.objectContaining({ level: LEVEL.error, msg: 'app failed', ...why })]);
+  });
+
+  test('the body of a refused response is cancelled, not left running', async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull: () => new Promise(() => undefined),
+      cancel: () => void (cancelled = true),
+    });
+    const transport = await run(() => withStatus(101, body));
+    expect(transport.calls[0]).toMatchObject({ status: '500 Internal Server Error' });
+    expect(cancelled).toBe(true);
+  });
 });
