@@ -171,11 +171,7 @@ export class RecordParser {
 
   constructor(sink: RecordSink, options: RecordParserOptions = {}) {
     this.sink = sink;
-    this.maxParamsBytes = checkLimit(
-      'maxParamsBytes',
-      options.maxParamsBytes ?? DEFAULTS.maxParamsBytes,
-      0,
-    );
+    this.maxParamsBytes = checkLimit('maxParamsBytes', options.maxParamsBytes ?? DEFAULTS.maxParamsBytes, 0);
     this.maxConnRequests = checkLimit(
       'maxConnRequests',
       options.maxConnRequests ?? DEFAULTS.maxConnRequests,
