@@ -122,10 +122,13 @@ const GATEWAY_CODES = {
 const ADAPTER_CODES = {
   ERR_ADAPTER_BAD_HEADER: {
     status: 400,
-    meaning: 'a request header value Node cannot parse (CR, LF or NUL)',
+    meaning: "a request Node's HTTP parser would refuse (unknown method, bad header name or value)",
   },
   ERR_ADAPTER_BAD_URL: { status: 400, meaning: 'no valid URL for the fetch Request' },
-  ERR_ADAPTER_BAD_RESPONSE: { status: 500, meaning: 'the ServerResponse ended before its framing said' },
+  ERR_ADAPTER_BAD_RESPONSE: {
+    status: 500,
+    meaning: 'the ServerResponse was destroyed before it ended, or ended after an interim head alone',
+  },
   ERR_ADAPTER_NOT_A_RESPONSE: {
     status: 500,
     meaning: 'the fetch handler returned something other than a Response',
