@@ -132,7 +132,19 @@ function httpCounter() {
 function startServer(kind, socket) {
   const argv =
     kind === 'fastcgi'
-      ? ['bin/sluice', 'serve', v.app, '--fastcgi', `unix:${socket}`, '--no-pretty', '--log-level', 'warn']
+      ? // One process, so that the CPU read from its PID is the server's (not an idle primary's).
+        [
+          'bin/sluice',
+          'serve',
+          v.app,
+          '--fastcgi',
+          `unix:${socket}`,
+          '--workers',
+          '0',
+          '--no-pretty',
+          '--log-level',
+          'warn',
+        ]
       : ['bench/peers/node-http.mjs', `unix:${socket}`, v.app];
   const child = spawn(
     process.execPath,
