@@ -76,7 +76,7 @@ const REQUEST_CODES = {
   ERR_CGI_DUPLICATE_CONTENT_LENGTH: { status: 400, meaning: 'CONTENT_LENGTH sent twice' },
   ERR_CGI_BAD_LENGTH: {
     status: 400,
-    meaning: 'CONTENT_LENGTH or FCGI_DATA_LENGTH is neither empty nor digits',
+    meaning: 'CONTENT_LENGTH or FCGI_DATA_LENGTH is not digits (empty or -1: an unknown length)',
   },
   ERR_BODY_TRUNCATED: { status: 400, meaning: 'the body ended before CONTENT_LENGTH bytes' },
   ERR_BODY_TOO_LARGE: { status: 413, meaning: 'the body is larger than --max-body-bytes' },
