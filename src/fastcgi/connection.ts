@@ -30,9 +30,6 @@ let nextConnectionId = 0;
  */
 const FAIR_SLICE = 64 * 1024;
 
-/** Bytes of records held for one write; a batch that reaches it leaves at once. */
-const BATCH_BYTES = 16 * 1024;
-
 const NOT_FASTCGI_REPLY = Buffer.from(
   'HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n' +
     'This is a FastCGI socket: point a FastCGI front end (fastcgi_pass, mod_proxy_fcgi) at it.\n',
@@ -55,16 +52,13 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private draining = false;
   private readonly drain: DrainGate;
   private lastWriter: FastCgiRequest | null = null;
-  /** Records written but not yet handed to the socket, and their bytes (see write()). */
-  private readonly batch: Buffer[] = [];
-  private batchBytes = 0;
-  /** A flush of the batch is due at the end of this turn of the event loop. */
-  private flushDue = false;
+  private corked = false;
   /** Set while a chunk of input is being parsed: writes made meanwhile leave when it is done. */
   private parsing = false;
-  private readonly flushLater = (): void => {
-    this.flushDue = false;
-    this.flush();
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
   };
   private sliceBytes = 0;
   /** performance.now() since when no request has been in flight. */
@@ -89,7 +83,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       this.parsing = true;
       this.parser.push(chunk);
       this.parsing = false;
-      this.flush();
+      this.uncork();
     });
     socket.on('end', () => {
       // Once draining, the parser no longer sees the input: its end is not a truncated record.
@@ -214,53 +208,23 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   // --- RequestOwner -----------------------------------------------------------------------------
 
-  /**
-   * Records written together leave in one socket write, and the front end reads them at once:
-   * those written while a chunk of input is parsed (a short response served synchronously, several
-   * requests in one chunk) when the chunk is done, others (async apps) at the end of this turn of
-   * the event loop, after the microtasks that usually write the rest of a response. A batch past
-   * BATCH_BYTES leaves at once, so that the socket's backpressure reaches the writer.
-   */
   write(records: Buffer[], from?: FastCgiRequest): Promise<void> | undefined {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return undefined;
-    for (const record of records) {
-      this.batch.push(record);
-      this.batchBytes += record.length;
+    // Records written together leave in one writev, and the front end reads them at once: those
+    // written while a chunk of input is parsed (a short response served synchronously, several
+    // requests in one chunk) when the chunk is done, others (async apps) at the end of this turn of
+    // the event loop, after the microtasks that usually write the rest of a response.
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      if (!this.parsing) setImmediate(this.uncork);
     }
-    if (this.batchBytes >= BATCH_BYTES) {
-      if (!this.flush()) return this.drain.wait(false);
-    } else if (!this.flushDue && !this.parsing) {
-      this.flushDue = true;
-      setImmediate(this.flushLater);
-    }
+    let flushed = true;
+    for (const record of records) flushed = socket.write(record);
+    if (!flushed) return this.drain.wait(false);
     if (from !== undefined && this.requests.size > 1) return this.yieldIfDue(from, records);
     return undefined;
-  }
-
-  /**
-   * Hands the batch to the socket; false when the socket asked to wait. A short batch (a whole
-   * small response: head, body, the empty STDOUT and END_REQUEST) is copied into one buffer: one
-   * plain write costs less than a writev of its four records.
-   */
-  private flush(): boolean {
-    const batch = this.batch;
-    const count = batch.length;
-    if (count === 0) return true;
-    const bytes = this.batchBytes;
-    this.batchBytes = 0;
-    const socket = this.socket;
-    let flushed: boolean;
-    if (count === 1) flushed = socket.write(batch[0]);
-    else if (bytes <= BATCH_BYTES) flushed = socket.write(Buffer.concat(batch, bytes));
-    else {
-      socket.cork();
-      flushed = true;
-      for (const record of batch) flushed = socket.write(record);
-      socket.uncork();
-    }
-    batch.length = 0;
-    return flushed;
   }
 
   /** On a shared connection, a request that wrote a whole slice lets the others write first. */
@@ -346,7 +310,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     const handOff = this.handOff;
     if (handOff === null || this.draining || this.closing || socket.destroyed) return;
     if (this.requests.size > 0 || this.parser.bufferedBytes > 0) return;
-    if (this.batch.length > 0 || socket.writableLength > 0 || socket.readableLength > 0) {
+    if (this.corked || socket.writableLength > 0 || socket.readableLength > 0) {
       // Bytes still leaving or already read: look again once they are gone.
       setTimeout(() => this.tryHandOff(), 5).unref();
       return;
@@ -365,8 +329,6 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   private drainAndClose(): void {
     this.draining = true;
-    // What is batched goes before the end of our side (the last END_REQUEST, often).
-    this.flush();
     endAndDrain(this.socket, this.context.limits);
   }
 }
