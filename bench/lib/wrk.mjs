@@ -41,7 +41,12 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
   const child = spawn(wrk, args, {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BENCH_BODY_FILE: combo.bodyFile ?? '', BENCH_MIX: combo.mix ?? '' },
+    env: {
+      ...process.env,
+      BENCH_BODY_FILE: combo.bodyFile ?? '',
+      BENCH_CONTENT_TYPE: combo.route.contentType ?? '',
+      BENCH_MIX: combo.mix ?? '',
+    },
   });
   const service = {
     name: 'wrk',
