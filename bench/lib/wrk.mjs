@@ -10,7 +10,7 @@ import {
   rssOfKb,
   systemCpu,
 } from './proc-stats.mjs';
-import { settlesWithin, track } from './processes.mjs';
+import { pinned, settlesWithin, track } from './processes.mjs';
 
 const WRK_SCRIPT = path.join(ROOT, 'bench', 'wrk-report.lua');
 export const RSS_SAMPLE_MS = 200;
@@ -38,7 +38,8 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
   let stdout = '';
   let stderr = '';
   const reaped0 = reapedChildrenCpuSeconds();
-  const child = spawn(wrk, args, {
+  const [command, ...argv] = pinned([wrk, ...args], 'BENCH_CPUS_WRK');
+  const child = spawn(command, argv, {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
