@@ -1,5 +1,6 @@
 // Started as a web server starts a FastCGI app (spec §2.2): the listening socket on fd 0
 // (FCGI_LISTENSOCK_FILENO), put there by test/helpers/listen-fd0.py as spawn-fcgi does.
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { REPO_ROOT, startDaemon, tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, fcgiRequest } from '../helpers/fastcgi';
@@ -54,5 +55,97 @@ describe('--fastcgi fd:0', () => {
       }
     },
     30_000,
+  );
+});
+
+describe('a listening socket on fd 0 and no listener given', () => {
+  maybe.each([['unix'], ['tcp']])(
+    'serves FastCGI on a listening %s socket',
+    async (kind) => {
+      const address =
+        kind === 'unix' ? 'unix:' + tempSocketPath('fd0.sock') : `127.0.0.1:${await freePort()}`;
+      const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [], {
+        launcher: onFd0(kind === 'unix' ? address : 'tcp:' + address),
+      });
+      try {
+        expect(daemon.addresses.fastcgi).toEqual(['fd:0']);
+        expect(daemon.logLines()).toContainEqual(
+          expect.objectContaining({ msg: 'listening', fdName: 'FCGI_LISTENSOCK_FILENO' }),
+        );
+        expect(await envOf(address)).toMatchObject({ 'sluice.protocol': 'fastcgi' });
+      } finally {
+        expect(await daemon.stop()).toBe(0);
+      }
+    },
+    30_000,
+  );
+
+  test('FCGI_WEB_SERVER_ADDRS still refuses other TCP peers', async () => {
+    if (!hasPython) return;
+    const port = await freePort();
+    const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [], {
+      launcher: onFd0(`tcp:127.0.0.1:${port}`),
+      env: { FCGI_WEB_SERVER_ADDRS: '192.0.2.1' },
+    });
+    try {
+      const refused = fcgiRequest(`127.0.0.1:${port}`, { params: fcgiParams('GET', '/env') }, 3000);
+      await expect(refused).rejects.toThrow();
+      expect(daemon.logLines()).toContainEqual(expect.objectContaining({ remote: '127.0.0.1', level: 40 }));
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  }, 30_000);
+});
+
+/** Starts sluice with no listener and `stdin` as fd 0; resolves with its exit code and stderr. */
+function startWithout(stdin: 'ignore' | 'pipe' | string[]): Promise<{ code: number | null; stderr: string }> {
+  const command = [
+    ...(Array.isArray(stdin) ? stdin : []),
+    process.execPath,
+    path.join(REPO_ROOT, 'bin', 'sluice'),
+    'serve',
+    'test/fixtures/apps/probe.mjs',
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), {
+      cwd: REPO_ROOT,
+      stdio: [Array.isArray(stdin) ? 'ignore' : stdin, 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`sluice still runs with no listener; stderr: ${stderr}`));
+    }, 15_000);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('anything else on fd 0 keeps the usage error and exit code 2', () => {
+  test.each([
+    ['/dev/null', 'ignore' as const],
+    // A child started with stdio pipes gets a connected Unix socket pair, which sluice never reads.
+    ['a connected socket (stdio pipe)', 'pipe' as const],
+  ])(
+    '%s',
+    async (_name, stdin) => {
+      const { code, stderr } = await startWithout(stdin);
+      expect(code).toBe(2);
+      expect(stderr).toContain('give at least one of --scgi, --fastcgi or --http');
+    },
+    20_000,
+  );
+
+  maybe.each([['pipe'], ['devnull'], ['connected']])(
+    '%s from the launcher',
+    async (what) => {
+      const { code, stderr } = await startWithout(onFd0(what));
+      expect(code).toBe(2);
+      expect(stderr).toContain('give at least one of --scgi, --fastcgi or --http');
+    },
+    20_000,
   );
 });
