@@ -62,8 +62,17 @@ function startedWith(options: ServeOptions): { inherited: ListenerSpec[]; spawne
   return fd0 === null ? { inherited: [], spawned: false } : { inherited: [fd0], spawned: true };
 }
 
+/** What of the settings was given (flags or config file) rather than left to its default. */
+export interface GivenSettings {
+  readonly workers: boolean;
+}
+
 /** Runs the daemon until it stops; resolves with the exit code. */
-export async function serve(options: ServeOptions, reread: () => ServeOptions): Promise<number> {
+export async function serve(
+  options: ServeOptions,
+  reread: () => ServeOptions,
+  given: GivenSettings = { workers: true },
+): Promise<number> {
   checkServeOptions(options);
   if (options.chdir !== undefined) {
     try {
@@ -75,8 +84,11 @@ export async function serve(options: ServeOptions, reread: () => ServeOptions): 
       );
     }
   }
-  const { inherited } = startedWith(options);
+  const { inherited, spawned } = startedWith(options);
   const listeners = listenerSpecs(options, inherited);
+  // A web server that spawns its apps manages their processes: a primary and a worker in each copy
+  // it starts would double the memory for nothing. --workers (or --watch, which needs them) says otherwise.
+  if (spawned && !given.workers && !options.watch) options = { ...options, workers: 0 };
   const notifySocket = takeNotifySocket();
   writePidFile(options.pidFile);
   try {

@@ -1,6 +1,7 @@
 // Started as a web server starts a FastCGI app (spec §2.2): the listening socket on fd 0
 // (FCGI_LISTENSOCK_FILENO), put there by test/helpers/listen-fd0.py as spawn-fcgi does.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT, startDaemon, tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, fcgiRequest } from '../helpers/fastcgi';
@@ -149,3 +150,33 @@ describe('anything else on fd 0 keeps the usage error and exit code 2', () => {
     20_000,
   );
 });
+
+describe('spawned: one process unless --workers says otherwise', () => {
+  maybe.each([
+    [[], 0],
+    [['--workers', '2'], 2],
+  ])(
+    'with %j, %d workers',
+    async (args, workers) => {
+      const socket = tempSocketPath('fd0.sock');
+      const daemon = await startDaemon('test/fixtures/apps/probe.mjs', args, {
+        launcher: onFd0('unix:' + socket),
+      });
+      try {
+        expect(await envOf('unix:' + socket)).toMatchObject({ 'sluice.protocol': 'fastcgi' });
+        const started = daemon.logLines().filter((l) => l.msg === 'worker started');
+        expect(started).toHaveLength(workers);
+        expect(childrenOf(daemon.pid)).toHaveLength(workers);
+      } finally {
+        expect(await daemon.stop()).toBe(0);
+      }
+    },
+    30_000,
+  );
+});
+
+/** The pids of a process's children, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(/\s+/).map(Number);
+}
