@@ -70,9 +70,14 @@ async function stopAndCheck(pid: number, logFile: string): Promise<void> {
   expect(fs.readFileSync(logFile, 'utf8')).toMatch(/"msg":"stopped"/);
 }
 
-/** Kills what a failed test left running, by its pid. */
-function cleanUp(pid: number | undefined): void {
-  if (pid !== undefined && pidAlive(pid)) process.kill(pid, 'SIGKILL');
+/**
+ * Kills what a failed test left running, by the pid in its pid file (written before the test
+ * learns it): the spawner exited, so nothing else would stop it.
+ */
+function cleanUp(pidFile: string): void {
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  if (pid > 0 && pidAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 describe('cgi-fcgi -start -connect', () => {
@@ -84,11 +89,10 @@ describe('cgi-fcgi -start -connect', () => {
       const logFile = path.join(dir, 'sluice.log');
       const pidFile = path.join(dir, 'sluice.pid');
       const app = wrapper(dir, ['--log-file', logFile, '--pid-file', pidFile]);
-      let pid: number | undefined;
       try {
         const start = await run(findBinary('cgi-fcgi')!, ['-start', '-connect', socket, app]);
         expect(start).toMatchObject({ code: 0 });
-        pid = await started(pidFile, logFile);
+        const pid = await started(pidFile, logFile);
         // One process: the spawner is the process manager.
         expect(childrenOf(pid)).toEqual([]);
         const bind = await run(findBinary('cgi-fcgi')!, ['-bind', '-connect', socket], {
@@ -105,7 +109,7 @@ describe('cgi-fcgi -start -connect', () => {
         expect(await envOf('unix:' + socket)).toMatchObject({ 'sluice.protocol': 'fastcgi' });
         await stopAndCheck(pid, logFile);
       } finally {
-        cleanUp(pid);
+        cleanUp(pidFile);
       }
     },
     60_000,
@@ -144,19 +148,18 @@ describe('spawn-fcgi', () => {
       const logFile = path.join(dir, 'sluice.log');
       const pidFile = path.join(dir, 'spawn-fcgi.pid');
       const port = await freePort();
-      let pid: number | undefined;
       try {
         const spawned = await run(findBinary('spawn-fcgi')!, [
           ...['-a', '127.0.0.1', '-p', String(port), '-P', pidFile, '--'],
           ...[process.execPath, SLUICE_BIN, 'serve', PROBE, '--log-file', logFile, ...args],
         ]);
         expect(spawned.code).toBe(0);
-        pid = await started(pidFile, logFile);
+        const pid = await started(pidFile, logFile);
         expect(await envOf(`127.0.0.1:${port}`)).toMatchObject({ 'sluice.protocol': 'fastcgi' });
         expect(childrenOf(pid)).toHaveLength(args.length === 0 ? 0 : 2);
         await stopAndCheck(pid, logFile);
       } finally {
-        cleanUp(pid);
+        cleanUp(pidFile);
       }
     },
     60_000,
