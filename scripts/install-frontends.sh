@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real front ends and servers the interop tests start themselves (Debian/Ubuntu), and
 # only those missing: apache2 also serves as the CGI host of the bridge tests, php-fpm as a FastCGI
-# server for the client tests, python3 as a stand-in for systemd's notification socket. caddy is
+# server for the client tests, python3 as a stand-in for systemd's notification socket; spawn-fcgi and
+# libfcgi-bin's cgi-fcgi -start start sluice with its listening socket on fd 0. caddy is
 # Debian's 2.6, the version that streams chunked uploads with CONTENT_LENGTH=-1.
 set -euo pipefail
 
-packages=(nginx apache2 lighttpd haproxy caddy libfcgi-bin wrk php-fpm systemd iproute2 python3)
+packages=(nginx apache2 lighttpd haproxy caddy libfcgi-bin spawn-fcgi wrk php-fpm systemd iproute2 python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -101,7 +101,7 @@ export class Daemon {
         {
           protocol: spec.protocol,
           address: formatAddress(address),
-          ...(address.kind === 'fd' ? { fdName: address.name } : {}),
+          ...(address.kind === 'fd' && address.name !== undefined ? { fdName: address.name } : {}),
           reach: howToReach(spec.protocol, address),
         },
         'listening',

@@ -12,6 +12,7 @@ import type { ServeOptions } from '../settings/options';
 import { removePidFile, writePidFile } from './pid-file';
 import { startServing } from './serving';
 import { inheritedListeners } from './socket-activation';
+import { spawnedListener } from './spawned';
 import { emptyCounters } from '../runtime/meter';
 import { buildStatus, listenerStatuses } from '../status/snapshot';
 import { Primary } from './supervisor/primary';
@@ -19,7 +20,7 @@ import { SystemdNotifier, takeNotifySocket } from './systemd-notify';
 import { groupId, userId } from './users';
 import { VERSION } from '../common/version';
 
-/** Listeners from the flags, then any systemd passed (socket activation). */
+/** Listeners from the flags, then any systemd passed (socket activation) or a spawning web server's. */
 export function listenerSpecs(options: ServeOptions, inherited: readonly ListenerSpec[]): ListenerSpec[] {
   const specs: ListenerSpec[] = [
     ...options.scgi.map((a) => ({ protocol: 'scgi' as const, address: parseAddress(a) })),
@@ -52,8 +53,26 @@ export function checkServeOptions(options: ServeOptions): void {
   }
 }
 
+/** The sockets this process was started with; `spawned` when a web server left one on fd 0. */
+function startedWith(options: ServeOptions): { inherited: ListenerSpec[]; spawned: boolean } {
+  const systemd = inheritedListeners();
+  const flags = options.scgi.length + options.fastcgi.length + options.http.length;
+  if (systemd.length > 0 || flags > 0) return { inherited: systemd, spawned: false };
+  const fd0 = spawnedListener();
+  return fd0 === null ? { inherited: [], spawned: false } : { inherited: [fd0], spawned: true };
+}
+
+/** What of the settings was given (flags or config file) rather than left to its default. */
+export interface GivenSettings {
+  readonly workers: boolean;
+}
+
 /** Runs the daemon until it stops; resolves with the exit code. */
-export async function serve(options: ServeOptions, reread: () => ServeOptions): Promise<number> {
+export async function serve(
+  options: ServeOptions,
+  reread: () => ServeOptions,
+  given: GivenSettings = { workers: true },
+): Promise<number> {
   checkServeOptions(options);
   if (options.chdir !== undefined) {
     try {
@@ -65,7 +84,11 @@ export async function serve(options: ServeOptions, reread: () => ServeOptions): 
       );
     }
   }
-  const listeners = listenerSpecs(options, inheritedListeners());
+  const { inherited, spawned } = startedWith(options);
+  const listeners = listenerSpecs(options, inherited);
+  // A web server that spawns its apps manages their processes: a primary and a worker in each copy
+  // it starts would double the memory for nothing. --workers (or --watch, which needs them) says otherwise.
+  if (spawned && !given.workers && !options.watch) options = { ...options, workers: 0 };
   const notifySocket = takeNotifySocket();
   writePidFile(options.pidFile);
   try {

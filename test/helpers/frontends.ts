@@ -103,6 +103,7 @@ const INSTALL_HINT: Record<string, string> = {
   haproxy: 'apt-get install haproxy',
   caddy: 'apt-get install caddy',
   'cgi-fcgi': 'apt-get install libfcgi-bin',
+  'spawn-fcgi': 'apt-get install spawn-fcgi',
   wrk: 'apt-get install wrk',
   'php-fpm': 'apt-get install php-fpm',
   'systemd-socket-activate': 'apt-get install systemd',
