@@ -8,8 +8,16 @@ import * as path from 'node:path';
 import { requireRoot, SLUICE_BIN, startDaemon, type Daemon } from '../helpers/daemon';
 import { until } from '../helpers/fastcgi';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
+import { stage, type Staged } from '../helpers/stage';
 
-const APP = 'test/fixtures/apps/probe.mjs';
+// nobody loads the app: a copy, as it may not read the checkout (a clone in /root, mode 0700).
+let staged: Staged;
+let APP: string;
+beforeAll(() => {
+  staged = stage(['test/fixtures/apps/probe.mjs']);
+  APP = staged.at('test/fixtures/apps/probe.mjs');
+});
+afterAll(() => staged.remove());
 // Debian's unprivileged account and group.
 const NOBODY = 65534;
 
