@@ -158,6 +158,7 @@ const STARTUP_CODES = {
   ERR_CONFIG_VALUE: { meaning: 'a --config value that does not fit its key' },
   ERR_LISTEN: { meaning: 'a socket cannot be bound, or its path holds a live server or another file' },
   ERR_APP_NOT_FOUND: { meaning: 'the app module does not exist' },
+  ERR_APP_PERMISSION: { meaning: 'the app module cannot be read: permission denied' },
   ERR_APP_NO_EXPORT: { meaning: 'the app module lacks the export asked for' },
   ERR_APP_NOT_FUNCTION: { meaning: 'the export is no kind of app' },
   ERR_APP_AMBIGUOUS: { meaning: 'the export has the shape of two kinds of app' },

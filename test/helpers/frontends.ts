@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BRIDGE_FILES, stageFiles } from './stage';
 
 export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy' | 'caddy';
 export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lighttpd', 'haproxy', 'caddy'];
@@ -584,9 +585,13 @@ interface Layout {
 
 /**
  * The shipped bridge wrapper, as the web server's user runs it: deploy/cgi/sluice-bridge.cgi with only
- * the sluice command replaced by this node and this repository's bin/sluice, into <prefix>/cgi-bin/.
+ * the sluice command replaced by this node and a copy of bin/sluice, into <prefix>/cgi-bin/. The copy
+ * (bin/, dist/, package.json in <prefix>/sluice/) is there because that user (www-data under root)
+ * may not read the checkout: a clone in /root, mode 0700.
  */
 function renderBridgeScript(prefix: string): void {
+  const staged = path.join(prefix, 'sluice');
+  stageFiles(staged, BRIDGE_FILES);
   const source = path.join(REPO_ROOT, BRIDGE_SCRIPT);
   const text = fs.readFileSync(source, 'utf8');
   const command = '/usr/bin/sluice';
@@ -601,7 +606,7 @@ function renderBridgeScript(prefix: string): void {
     .map((line) =>
       line.trim().startsWith('#')
         ? line
-        : line.replace(command, `'${process.execPath}' '${path.join(REPO_ROOT, 'bin', 'sluice')}'`),
+        : line.replace(command, `'${process.execPath}' '${path.join(staged, 'bin', 'sluice')}'`),
     )
     .join('\n');
   const dir = path.join(prefix, 'cgi-bin');
