@@ -10,11 +10,9 @@ import { createLogger, reopenLogFiles } from './logger';
 import { parseAppSpec } from './load-app';
 import type { ServeOptions } from '../settings/options';
 import { removePidFile, writePidFile } from './pid-file';
-import { startServing } from './serving';
+import { servingAlone, startServing } from './serving';
 import { inheritedListeners } from './socket-activation';
 import { spawnedListener } from './spawned';
-import { emptyCounters } from '../runtime/meter';
-import { buildStatus, listenerStatuses } from '../status/snapshot';
 import { Primary } from './supervisor/primary';
 import { SystemdNotifier, takeNotifySocket } from './systemd-notify';
 import { groupId, userId } from './users';
@@ -105,41 +103,7 @@ async function serveAlone(
   listeners: readonly ListenerSpec[],
   notifySocket: string | undefined,
 ): Promise<number> {
-  const startedAt = new Date();
-  const serving = await startServing(options, listeners, {
-    slot: 0,
-    multiprocess: false,
-    shared: false,
-    reacquire: null,
-    status: (self) => async () =>
-      buildStatus({
-        version: VERSION,
-        pid: process.pid,
-        mode: 'single',
-        startedAt,
-        generation: 1,
-        reloads: 0,
-        restarts: 0,
-        recycles: 0,
-        listeners: await listenerStatuses(
-          listeners.map((l, i) => ({ protocol: l.protocol, address: self.bound[i] ?? l.address })),
-          options.listenBacklog,
-        ),
-        slots: [],
-        exited: emptyCounters(),
-        workers: [
-          {
-            slot: 0,
-            pid: process.pid,
-            generation: 1,
-            state: 'serving',
-            startedAt: startedAt.toISOString(),
-            rssBytes: process.memoryUsage.rss(),
-            counters: self.meter.snapshot(),
-          },
-        ],
-      }),
-  });
+  const serving = await startServing(options, listeners, servingAlone(options, listeners));
   const log = serving.log;
   const notifier = new SystemdNotifier(log, notifySocket);
   Daemon.logListening(log, listeners, serving.bound);

@@ -11,3 +11,13 @@ export function usageCode(fn: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The code of the UsageError `promise` rejects with (failing the test for any other outcome). */
+export async function usageErrorCode(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => new Error('resolved, where a UsageError was expected'),
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(UsageError);
+  return (error as UsageError).code;
+}
