@@ -55,3 +55,27 @@ export function stage(files: readonly string[]): Staged {
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * What bin/sluice needs to run `sluice serve`: BRIDGE_FILES and the packages it depends on, with
+ * theirs (node_modules/<name>, the flat layout npm installs), for a user who may not read the checkout.
+ */
+export function serveFiles(): string[] {
+  const modules = new Set<string>();
+  const visit = (name: string): void => {
+    const dir = path.join('node_modules', name);
+    if (modules.has(dir) || !fs.existsSync(path.join(REPO_ROOT, dir, 'package.json'))) return;
+    modules.add(dir);
+    for (const dependency of dependenciesOf(path.join(REPO_ROOT, dir))) visit(dependency);
+  };
+  for (const dependency of dependenciesOf(REPO_ROOT)) visit(dependency);
+  return [...BRIDGE_FILES, ...modules];
+}
+
+function dependenciesOf(packageDir: string): string[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
+  return Object.keys({ ...manifest.dependencies, ...manifest.optionalDependencies });
+}

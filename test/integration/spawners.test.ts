@@ -1,17 +1,22 @@
 // sluice started by the real FastCGI spawners, which leave a listening socket on fd 0 (spec §2.2):
 // libfcgi's `cgi-fcgi -start -connect` and `spawn-fcgi`. Each starts the app and exits (spawn-fcgi -n
 // execs it instead); the app runs on until SIGTERM, as a web server's process manager stops it.
+// And lighttpd's mod_fastcgi "bin-path", from the shipped deploy/lighttpd/sluice-fastcgi-spawned.conf:
+// lighttpd is the process manager there, starting max-procs copies and stopping them when it stops.
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
-import { findBinary, freePort, pidAlive, requireBinary } from '../helpers/frontends';
+import { findBinary, freePort, pidAlive, requireBinary, startFrontEnd } from '../helpers/frontends';
+import { serveFiles, stage } from '../helpers/stage';
 
 const PROBE = path.join(REPO_ROOT, 'test', 'fixtures', 'apps', 'probe.mjs');
 // Under CI=true a missing spawner throws here, so the file fails instead of skipping.
 const withCgiFcgi = requireBinary('cgi-fcgi') ? test : test.skip;
 const withSpawnFcgi = requireBinary('spawn-fcgi') ? test : test.skip;
+const withLighttpd = requireBinary('lighttpd') ? test : test.skip;
 
 interface Run {
   code: number | null;
@@ -160,6 +165,99 @@ describe('spawn-fcgi', () => {
         await stopAndCheck(pid, logFile);
       } finally {
         cleanUp(pidFile);
+      }
+    },
+    60_000,
+  );
+});
+
+/** Live processes whose command line runs `sluice serve` from `marker` (a staging dir of one test). */
+function sluiceProcesses(marker: string): Array<{ pid: number; ppid: number }> {
+  const found: Array<{ pid: number; ppid: number }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    let cmdline: string;
+    let stat: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!cmdline.includes('sluice serve') || !cmdline.includes(marker) || !pidAlive(pid)) continue;
+    found.push({ pid, ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
+  }
+  return found;
+}
+
+describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () => {
+  withLighttpd(
+    'spawns max-procs single-process copies; serves GET and POST through them; SIGTERM leaves none',
+    async () => {
+      // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
+      // app are staged where that user may read them.
+      const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
+      const command = [
+        process.execPath,
+        staged.at('bin/sluice'),
+        'serve',
+        staged.at('test/fixtures/apps/probe.mjs'),
+      ];
+      const deployFile = 'deploy/lighttpd/sluice-fastcgi-spawned.conf';
+      const maxProcs = Number(
+        /"max-procs" => (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, deployFile), 'utf8'))![1],
+      );
+      expect(maxProcs).toBeGreaterThan(1);
+      const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
+      const copies = (): Array<{ pid: number; ppid: number }> => sluiceProcesses(staged.dir);
+      try {
+        // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
+        const ready = (): number => (lighttpd.errorLog().match(/"msg":"ready"/g) ?? []).length;
+        await until(
+          () => ready() === maxProcs,
+          15_000,
+          () => lighttpd.errorLog(),
+        );
+        expect(lighttpd.errorLog()).toContain('"fdName":"FCGI_LISTENSOCK_FILENO"');
+
+        const env = await fetch(`${lighttpd.baseUrl}/env?through=lighttpd`);
+        expect(env.status).toBe(200);
+        expect(await env.json()).toMatchObject({
+          'sluice.protocol': 'fastcgi',
+          QUERY_STRING: 'through=lighttpd',
+          SERVER_SOFTWARE: expect.stringMatching(/^lighttpd\//) as unknown,
+        });
+        const body = Buffer.alloc(300_000);
+        for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 256;
+        const posted = await fetch(`${lighttpd.baseUrl}/hash`, { method: 'POST', body });
+        expect(posted.status).toBe(200);
+        expect(await posted.json()).toMatchObject({
+          bytes: body.length,
+          sha256: createHash('sha256').update(body).digest('hex'),
+          contentLength: String(body.length),
+        });
+
+        // max-procs copies, each lighttpd's child and a single process (no workers of its own).
+        const running = copies();
+        expect(running).toHaveLength(maxProcs);
+        for (const copy of running) {
+          expect(copy.ppid).toBe(lighttpd.pid);
+          expect(childrenOf(copy.pid)).toEqual([]);
+        }
+
+        // Stopped by PID as its init script would: lighttpd stops its copies, which exit on their own.
+        process.kill(lighttpd.pid, 'SIGTERM');
+        await until(
+          () => copies().length === 0 && !lighttpd.running(),
+          15_000,
+          () => lighttpd.errorLog(),
+        );
+        expect((lighttpd.errorLog().match(/"msg":"stopped"/g) ?? []).length).toBe(maxProcs);
+      } finally {
+        await lighttpd.stop();
+        for (const { pid } of copies()) process.kill(pid, 'SIGKILL');
+        staged.remove();
       }
     },
     60_000,
