@@ -9,7 +9,8 @@ import { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { decodePairs } from '../../src/fastcgi/pairs';
 import { removeTempSocketDirs, startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
-import { recordListener, until } from '../helpers/fastcgi';
+import { rawRecord, recordListener, until } from '../helpers/fastcgi';
+import { FCGI_END_REQUEST, FCGI_STDOUT } from '../../src/fastcgi/constants';
 import { pidAlive, requireBinary, startFrontEnd, type FrontEnd } from '../helpers/frontends';
 import { request } from '../helpers/http';
 
@@ -301,18 +302,10 @@ function recorder(seen: Recorded[]): net.Server {
 
 /** STDOUT with a small CGI response, the empty STDOUT, then END_REQUEST(REQUEST_COMPLETE). */
 function answer(id: number): Buffer {
-  const record = (type: number, content: Buffer) => {
-    const header = Buffer.alloc(8);
-    header.writeUInt8(1, 0);
-    header.writeUInt8(type, 1);
-    header.writeUInt16BE(id, 2);
-    header.writeUInt16BE(content.length, 4);
-    return Buffer.concat([header, content]);
-  };
   return Buffer.concat([
-    record(6, Buffer.from('Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded')),
-    record(6, Buffer.alloc(0)),
-    record(3, Buffer.alloc(8)),
+    rawRecord(FCGI_STDOUT, id, Buffer.from('Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded')),
+    rawRecord(FCGI_STDOUT, id),
+    rawRecord(FCGI_END_REQUEST, id, Buffer.alloc(8)),
   ]);
 }
 
