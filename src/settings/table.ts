@@ -112,7 +112,12 @@ const MiB = 1024 * 1024;
  */
 export const SETTINGS = {
   scgi: { flag: '--scgi <ADDR>', help: 'listen for SCGI (repeatable)', default: [], parse: address },
-  fastcgi: { flag: '--fastcgi <ADDR>', help: 'listen for FastCGI (repeatable)', default: [], parse: address },
+  fastcgi: {
+    flag: '--fastcgi <ADDR>',
+    help: "listen for FastCGI (repeatable); fd:N is an inherited listening socket, and with no listener given a listening socket on fd 0 (a spawning web server's) is served",
+    default: [],
+    parse: address,
+  },
   http: {
     flag: '--http <ADDR>',
     help: 'development listener speaking plain HTTP (repeatable)',
