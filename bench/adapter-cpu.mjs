@@ -4,8 +4,12 @@
 // HTTP/1.1, the head nginx's proxy_pass sends), driven by a minimal client over Unix sockets. The
 // server's CPU time is read from /proc/PID/stat, so the figure holds on a busy machine too.
 //
-//   node bench/adapter-cpu.mjs [--app bench/apps/express-hello.mjs] [--requests 40000]
-//                              [--connections 16] [--runs 3] [--only fastcgi,http]
+//   node bench/adapter-cpu.mjs [--app bench/apps/express-hello.mjs] [--route hello|item]
+//                              [--requests 40000] [--connections 16] [--runs 3] [--only fastcgi,http]
+//   node bench/adapter-cpu.mjs --app bench/apps/koa-route.mjs --route item
+//
+// --route hello is GET / (the *-hello apps); --route item POSTs the 1 KB JSON body of e2e's item route
+// to /items/42 (the *-route apps). The first answer of each server is checked before any timing.
 //
 // Uses the compiled daemon (bin/sluice → dist/): run `npm run build` first.
 import { spawn } from 'node:child_process';
@@ -15,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { HELLO, ITEM_BODY, ITEM_HEADERS, ITEM_RESPONSE, ROUTES } from './lib/routes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: v } = parseArgs({
@@ -25,8 +30,12 @@ const { values: v } = parseArgs({
     connections: { type: 'string', default: '16' },
     runs: { type: 'string', default: '3' },
     only: { type: 'string', default: 'fastcgi,http' },
+    route: { type: 'string', default: 'hello' },
   },
 });
+if (!['hello', 'item'].includes(v.route)) throw new Error('--route: hello or item');
+const ROUTE = ROUTES.find((r) => r.id === v.route);
+const BODY = v.route === 'item' ? Buffer.from(ITEM_BODY) : Buffer.alloc(0);
 const REQUESTS = Number(v.requests);
 const WARMUP = Number(v.warmup);
 const CONNECTIONS = Number(v.connections);
@@ -39,7 +48,8 @@ function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
 }
 
-// FastCGI: one request id per connection, FCGI_KEEP_CONN, Debian's fastcgi_params for GET /.
+// FastCGI: one request id per connection, FCGI_KEEP_CONN, what nginx sends with Debian's fastcgi_params
+// for the route (and the request headers wrk sends, as HTTP_*).
 function record(type, id, content) {
   const padding = -content.length & 7;
   const head = Buffer.from([
@@ -62,14 +72,15 @@ function pairs(list) {
   }
   return Buffer.concat(parts);
 }
+const HAS_BODY = BODY.length > 0;
 const PARAMS = [
   ['QUERY_STRING', ''],
-  ['REQUEST_METHOD', 'GET'],
-  ['CONTENT_TYPE', ''],
-  ['CONTENT_LENGTH', ''],
-  ['SCRIPT_NAME', '/'],
-  ['REQUEST_URI', '/'],
-  ['DOCUMENT_URI', '/'],
+  ['REQUEST_METHOD', ROUTE.method],
+  ['CONTENT_TYPE', HAS_BODY ? ROUTE.contentType : ''],
+  ['CONTENT_LENGTH', HAS_BODY ? String(BODY.length) : ''],
+  ['SCRIPT_NAME', ROUTE.path],
+  ['REQUEST_URI', ROUTE.path],
+  ['DOCUMENT_URI', ROUTE.path],
   ['DOCUMENT_ROOT', '/usr/share/nginx/html'],
   ['SERVER_PROTOCOL', 'HTTP/1.1'],
   ['REQUEST_SCHEME', 'http'],
@@ -82,11 +93,18 @@ const PARAMS = [
   ['SERVER_NAME', 'localhost'],
   ['REDIRECT_STATUS', '200'],
   ['HTTP_HOST', 'localhost:8080'],
+  ...(HAS_BODY
+    ? [
+        ['HTTP_CONTENT_LENGTH', String(BODY.length)],
+        ['HTTP_CONTENT_TYPE', ROUTE.contentType],
+      ]
+    : []),
 ];
 const FCGI_REQUEST = Buffer.concat([
   record(1, 1, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])), // BEGIN_REQUEST, RESPONDER, KEEP_CONN
   record(4, 1, pairs(PARAMS)),
   record(4, 1, Buffer.alloc(0)),
+  ...(HAS_BODY ? [record(5, 1, BODY)] : []), // 1 KB: one STDIN record
   record(5, 1, Buffer.alloc(0)),
 ]);
 /** Counts FCGI_END_REQUEST records in a stream of records. */
@@ -108,7 +126,14 @@ function fastcgiCounter() {
 }
 
 // HTTP: what nginx's proxy_pass sends with proxy_http_version 1.1 and Connection "".
-const HTTP_REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: node_http\r\n\r\n');
+const HTTP_REQUEST = Buffer.concat([
+  Buffer.from(
+    `${ROUTE.method} ${ROUTE.path} HTTP/1.1\r\nHost: node_http\r\n` +
+      (HAS_BODY ? `Content-Length: ${BODY.length}\r\nContent-Type: ${ROUTE.contentType}\r\n` : '') +
+      '\r\n',
+  ),
+  BODY,
+]);
 /** Counts complete responses framed by Content-Length (as the hello apps answer). */
 function httpCounter() {
   let pending = '';
@@ -129,11 +154,24 @@ function httpCounter() {
   };
 }
 
+/** Whether `socket` accepts a connection yet. */
+function accepting(socket) {
+  return new Promise((resolve) => {
+    const conn = net.connect(socket);
+    conn.once('connect', () => {
+      conn.destroy();
+      resolve(true);
+    });
+    conn.once('error', () => resolve(false));
+  });
+}
+
+// One process (--workers 0): its own CPU is the server's, as for node:http. (sluice's default is a
+// primary and one worker, which would leave the work out of the figure.)
 function startServer(kind, socket) {
   const argv =
     kind === 'fastcgi'
-      ? // One process, so that the CPU read from its PID is the server's (not an idle primary's).
-        [
+      ? [
           'bin/sluice',
           'serve',
           v.app,
@@ -156,18 +194,77 @@ function startServer(kind, socket) {
   );
   let log = '';
   child.stderr.on('data', (d) => (log += d));
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (fs.existsSync(socket)) {
-        clearInterval(timer);
-        setTimeout(() => resolve(child), 200);
+    let waiting = true;
+    const poll = async () => {
+      while (waiting) {
+        if (fs.existsSync(socket) && (await accepting(socket))) {
+          waiting = false;
+          return resolve(child);
+        }
+        await new Promise((r) => setTimeout(r, 50));
       }
-    }, 50);
+    };
+    poll();
     child.once('exit', (code) => {
-      clearInterval(timer);
+      waiting = false;
       reject(new Error(`${kind} exited ${code}: ${log}`));
     });
   });
+}
+
+/** One request on a connection of its own: { status, headers (lower-case names), body }. */
+function probe(kind, socket) {
+  return new Promise((resolve, reject) => {
+    const conn = net.connect(socket);
+    const chunks = [];
+    const timer = setTimeout(() => conn.destroy(new Error(`${kind}: no answer within 10 s`)), 10_000);
+    conn.on('error', reject);
+    conn.on('connect', () => conn.write(kind === 'fastcgi' ? FCGI_REQUEST : HTTP_REQUEST));
+    conn.on('data', (chunk) => {
+      chunks.push(chunk);
+      const data = Buffer.concat(chunks);
+      let text;
+      if (kind === 'fastcgi') {
+        if (fastcgiCounter()(data) === 0) return;
+        const out = [];
+        for (let at = 0; at + 8 <= data.length; at += 8 + data.readUInt16BE(at + 4) + data[at + 6])
+          if (data[at + 1] === 6) out.push(data.subarray(at + 8, at + 8 + data.readUInt16BE(at + 4)));
+        text = Buffer.concat(out).toString('latin1');
+      } else {
+        if (httpCounter()(data) === 0) return;
+        text = data.toString('latin1');
+      }
+      clearTimeout(timer);
+      conn.destroy();
+      const end = text.indexOf('\r\n\r\n');
+      const [first, ...lines] = text.slice(0, end).split('\r\n');
+      const headers = {};
+      for (const line of kind === 'fastcgi' ? [first, ...lines] : lines) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const status =
+        kind === 'fastcgi' ? Number((headers.status ?? '200').slice(0, 3)) : Number(first.split(' ')[1]);
+      resolve({ status, headers, body: text.slice(end + 4) });
+    });
+  });
+}
+
+/** Throws unless the server answers the route as e2e's check wants it. */
+async function check(kind, socket) {
+  const { status, headers, body } = await probe(kind, socket);
+  const want = v.route === 'item' ? ITEM_RESPONSE : HELLO;
+  const absent = v.route === 'item' ? ITEM_HEADERS.filter((name) => !headers[name]) : [];
+  if (status !== 200 || body !== want || absent.length > 0) {
+    throw new Error(
+      `${kind}: ${ROUTE.method} ${ROUTE.path} answered ${status} ${JSON.stringify(body.slice(0, 200))}` +
+        (absent.length > 0 ? ` without ${absent.join(', ')}` : '') +
+        `; want 200 ${JSON.stringify(want)} (is --route right for ${v.app}?)`,
+    );
+  }
 }
 
 /** Sends `total` requests over `CONNECTIONS` kept-alive connections, one at a time on each. */
@@ -200,6 +297,7 @@ function drive(kind, socket, total) {
   });
 }
 
+const children = new Set();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'adapter-cpu-'));
 const results = {};
 try {
@@ -208,6 +306,7 @@ try {
   for (const kind of kinds) {
     const socket = path.join(dir, `${kind}.sock`);
     servers[kind] = { socket, child: await startServer(kind, socket) };
+    await check(kind, socket);
     await drive(kind, socket, WARMUP);
   }
   for (let run = 0; run < RUNS; run++) {
@@ -226,9 +325,21 @@ try {
     child.kill('SIGTERM');
     await exited;
   }
+} catch (err) {
+  console.error(`bench/adapter-cpu.mjs: ${err.message}`);
+  process.exitCode = 1;
 } finally {
-  setTimeout(() => fs.rmSync(dir, { recursive: true, force: true }), 500);
+  // Left running only after a failure (each server is stopped and awaited above).
+  const exits = [...children].map((child) => new Promise((resolve) => child.once('exit', resolve)));
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 3000))]);
+  fs.rmSync(dir, { recursive: true, force: true });
 }
+if (process.exitCode) process.exit();
+console.log(
+  `${v.app}, ${ROUTE.method} ${ROUTE.path}: ${RUNS} run(s) of ${REQUESTS} requests over ` +
+    `${CONNECTIONS} connections, after ${WARMUP} unmeasured`,
+);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const [kind, runs] of Object.entries(results)) {
   const us = runs.map((r) => r.usPerRequest);

@@ -7,6 +7,7 @@
 //   npm run bench -- --duration 5 --runs 3 --routes hello,1m
 //   npm run bench -- --quick             # ~1 s per target and route: a smoke test of the harness
 //   npm run bench -- --baseline ../old   # this build against an older built checkout, alternately
+//   npm run bench -- --app bench/apps/fastify-route.mjs --routes item   # a framework app, sluice vs node:http
 //
 // Everything it starts runs in its own process group under a temp prefix, on 127.0.0.1 and Unix
 // sockets only, and is stopped by PID at the end, on error and on SIGINT/SIGTERM. Results: markdown
@@ -31,7 +32,7 @@ import {
   ratios,
   summarize,
 } from './lib/report.mjs';
-import { patternBytes, ROUTES } from './lib/routes.mjs';
+import { requestBodyOf, ROUTES } from './lib/routes.mjs';
 import { NODE_ARGS, onBaseline, servesRoute, TARGETS } from './lib/targets.mjs';
 import { runWrk } from './lib/wrk.mjs';
 
@@ -54,9 +55,10 @@ const USAGE = `usage: node bench/e2e.mjs [options]      (npm run bench -- [optio
   --quick           smoke form: 1 run of 1 s, no warm-up (explicit flags still win)
   --only LIST       comma-separated target ids (default: all installed)
   --routes LIST     comma-separated route ids (default: all)
-  --app MODULE      an app served by sluice (loaded as any app) and by the node-http peer (its export as
-                    the request listener) on the hello route, e.g. bench/apps/express-hello.mjs;
-                    only those targets run
+  --app MODULE      an app served by sluice (loaded as any app) and by the node-http peer (an Express
+                    app or listener as it is, a Koa app's callback(), a Fastify instance's routing once
+                    ready) instead of the benchmark routes; only those targets run. Its routes: hello
+                    (default; bench/apps/*-hello.mjs) or item (--routes item; bench/apps/*-route.mjs)
   --baseline DIR    also run each chosen sluice target from DIR, a checkout of another sluice that has
                     been built (DIR/dist/cli.js, DIR/bin/sluice), serving the same app behind the same
                     nginx location; the two builds alternate run by run, and the report adds each
@@ -67,7 +69,7 @@ const USAGE = `usage: node bench/e2e.mjs [options]      (npm run bench -- [optio
   -h, --help        this text
 
 Targets: ${TARGETS.map((t) => t.id).join(', ')}
-Routes: ${ROUTES.map((r) => `${r.id} (${r.label})`).join(', ')}
+Routes: ${ROUTES.map((r) => `${r.id} (${r.label}${r.appOnly ? ', --app only' : ''})`).join(', ')}
 Environment: BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" adds node flags to the Node servers.`;
 
 function usageError(message) {
@@ -155,18 +157,25 @@ function parseOptions(argv) {
   };
   if (baseline !== undefined) {
     options.only ??= BASELINE_TARGETS;
-    options.routes ??= BASELINE_ROUTES;
+    if (options.app === undefined) options.routes ??= BASELINE_ROUTES;
     if (!options.only.some((id) => TARGETS.find((t) => t.id === id).kind === 'sluice'))
       usageError('--baseline needs at least one sluice target in --only');
   }
   if (options.threads > options.connections) usageError('--threads must not exceed --connections');
+  const appRoutes = ['hello', ...ROUTES.filter((r) => r.appOnly).map((r) => r.id)];
   if (options.app !== undefined) {
-    // Another app answers only what it answers: hello, on the targets that load Node apps.
+    // Another app answers only what it answers: hello or item, on the targets that load Node apps.
     if (!fs.existsSync(options.app)) usageError(`--app: no such file: ${options.app}`);
-    options.routes = ['hello'];
+    const other = (options.routes ?? []).filter((id) => !appRoutes.includes(id));
+    if (other.length > 0) usageError(`--app serves only the routes ${appRoutes.join(', ')}, not ${other}`);
+    options.routes ??= ['hello'];
     options.only = (options.only ?? TARGETS.map((t) => t.id)).filter(
       (id) => id.startsWith('sluice') || id === 'node-http',
     );
+  } else {
+    const appOnly = (options.routes ?? []).filter((id) => ROUTES.find((r) => r.id === id).appOnly);
+    if (appOnly.length > 0) usageError(`--routes ${appOnly}: served by the apps of --app only`);
+    options.routes ??= ROUTES.filter((r) => !r.appOnly).map((r) => r.id);
   }
   return options;
 }
@@ -317,7 +326,7 @@ async function main() {
     const bodies = new Map();
     for (const route of routes.filter((r) => r.requestBytes > 0)) {
       const file = path.join(prefix.dir, `body-${route.id}.bin`);
-      const bytes = patternBytes(route.requestBytes);
+      const bytes = requestBodyOf(route);
       fs.writeFileSync(file, bytes);
       bodies.set(route.id, { file, bytes });
     }

@@ -1,7 +1,8 @@
 -- wrk script for the e2e benchmark (bench/lib/wrk.mjs).
 --
 -- With BENCH_BODY_FILE set, every request is a POST of that file's bytes (read once per thread at
--- start; wrk formats the request once and adds Content-Length). Without it, wrk's default GET.
+-- start; wrk formats the request once and adds Content-Length), with the Content-Type of
+-- BENCH_CONTENT_TYPE (default application/octet-stream). Without it, wrk's default GET.
 --
 -- After the run, it prints one machine-readable line
 --   @@WRK-JSON {...}
@@ -12,12 +13,17 @@
 -- With BENCH_MIX set (the soak benchmark), each connection cycles through several requests instead:
 -- entries separated by ";", each "METHOD PATH" or "METHOD PATH BODYFILE" (a POST of that file).
 local body_file = os.getenv("BENCH_BODY_FILE")
+local content_type = os.getenv("BENCH_CONTENT_TYPE")
 local mix = os.getenv("BENCH_MIX")
 if body_file and body_file ~= "" then
   local f = assert(io.open(body_file, "rb"))
   wrk.method = "POST"
   wrk.body = f:read("*a")
-  wrk.headers["Content-Type"] = "application/octet-stream"
+  if content_type and content_type ~= "" then
+    wrk.headers["Content-Type"] = content_type
+  else
+    wrk.headers["Content-Type"] = "application/octet-stream"
+  end
   f:close()
 end
 

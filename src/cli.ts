@@ -110,7 +110,14 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
   ).addHelpText('after', SERVE_EXAMPLES);
   serveCommand.action((app: string | undefined, _flags: unknown, command: Command) => {
     const flags = givenFlags(command, app);
-    run(Promise.resolve().then(() => serve(resolveOptions(flags), () => resolveOptions(flags))));
+    run(
+      Promise.resolve().then(() => {
+        const { file, cli } = givenLayers(flags);
+        return serve(mergeOptions(file, cli), () => resolveOptions(flags), {
+          workers: 'workers' in cli || 'workers' in file,
+        });
+      }),
+    );
   });
 
   settingsCommand(

@@ -1,4 +1,4 @@
-// The public API of sluice: the gateway types, adapters, middleware, errors and limits.
+// The public API of sluice: serve() in a program, the gateway types, adapters, middleware, errors and limits.
 export type {
   App,
   AppResult,
@@ -12,6 +12,17 @@ export type {
   StartResponse,
   WriteFn,
 } from './gateway/types';
+export {
+  serve,
+  type BoundListener,
+  type Server,
+  type ServerOptions,
+  type ServerSettings,
+} from './process/embedded';
+export type { Servable } from './adapters/adapt';
+export type { DaemonStatus, ListenerStatus, WorkerStatus } from './status/snapshot';
+export type { Counters } from './runtime/meter';
+export type { Logger } from 'pino';
 export { compose } from './gateway/compose';
 export { nodeApp, type GatewayIncomingMessage, type NodeListener } from './adapters/node';
 export { fetchApp, requestUrl, type FetchContext, type FetchHandler } from './adapters/fetch';

@@ -1,5 +1,5 @@
-// Fastify hello world for `node bench/adapter-cpu.mjs --app bench/apps/fastify-hello.mjs`: the same app
-// behind sluice (Node adapter) and on node:http (fastify.routing), answering the benchmark's 14 bytes.
+// Fastify hello world for `npm run bench -- --app bench/apps/fastify-hello.mjs`: the same app behind
+// sluice (Node adapter) and on node:http behind proxy_pass, answering the benchmark's 14-byte body.
 import Fastify from 'fastify';
 
 const app = Fastify();

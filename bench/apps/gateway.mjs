@@ -5,7 +5,9 @@
 //   /1m          1 MiB from a preallocated buffer, with Content-Length
 //   /echo        the request body sent back once it has all arrived (see readBody for why not sooner)
 //   /upload      reads the whole body, answers its byte count
-//   /down?bytes=N  N bytes in 64 KiB chunks from a generator: the memory benchmark's download
+//   /down?bytes=N  N bytes in 64 KiB chunks from a generator: the memory benchmark's download; with
+//                &fresh=1 each chunk a newly allocated buffer (as an app reading a file or building
+//                data makes them), not one shared buffer
 import { CHUNK_BYTES, HELLO, MIB } from '../lib/routes.mjs';
 
 const HELLO_BYTES = Buffer.from(HELLO);
@@ -58,17 +60,23 @@ async function countBody(environ, startResponse) {
 }
 
 function download(environ, startResponse) {
-  const bytes = Number(new URLSearchParams(environ.QUERY_STRING).get('bytes') ?? MIB);
+  const query = new URLSearchParams(environ.QUERY_STRING);
+  const bytes = Number(query.get('bytes') ?? MIB);
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
     startResponse('400 Bad Request', [TEXT]);
     return ['bytes must be a non-negative integer\n'];
   }
   startResponse('200 OK', [BINARY, ['Content-Length', String(bytes)]]);
-  return chunks(bytes);
+  return query.get('fresh') === '1' ? freshChunks(bytes) : chunks(bytes);
 }
 
 // A generator, not one big buffer: the body is produced as the socket takes it, so memory stays flat.
 function* chunks(bytes) {
   for (let left = bytes; left > 0; left -= CHUNK_BYTES)
     yield left >= CHUNK_BYTES ? CHUNK : CHUNK.subarray(0, left);
+}
+
+function* freshChunks(bytes) {
+  for (let left = bytes; left > 0; left -= CHUNK_BYTES)
+    yield Buffer.from(left >= CHUNK_BYTES ? CHUNK : CHUNK.subarray(0, left));
 }

@@ -1,5 +1,5 @@
-// Koa hello world for `node bench/adapter-cpu.mjs --app bench/apps/koa-hello.mjs`: the same app behind
-// sluice (Node adapter) and on node:http (app.callback()), answering the benchmark's 14-byte body.
+// Koa hello world for `npm run bench -- --app bench/apps/koa-hello.mjs`: the same app behind sluice
+// (Node adapter) and on node:http behind proxy_pass, answering the benchmark's 14-byte body.
 import Koa from 'koa';
 
 const app = new Koa();

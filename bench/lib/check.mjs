@@ -1,12 +1,15 @@
 // The check before any load: one request per target and route through nginx, which must answer
 // exactly what the route promises (bench/lib/routes.mjs), or the benchmark stops with the logs.
 import http from 'node:http';
-import { HELLO } from './routes.mjs';
+import { HELLO, ITEM_HEADERS, ITEM_RESPONSE } from './routes.mjs';
 
 /** One request, bounded in time: { status, headers, body } (rejects on error or timeout). */
-export function httpRequest(port, { method = 'GET', path = '/', body, timeoutMs = 10_000 }) {
+export function httpRequest(
+  port,
+  { method = 'GET', path = '/', body, contentType = 'application/octet-stream', timeoutMs = 10_000 },
+) {
   return new Promise((resolve, reject) => {
-    const headers = body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length } : {};
+    const headers = body ? { 'Content-Type': contentType, 'Content-Length': body.length } : {};
     const req = http.request(
       { host: '127.0.0.1', port, method, path, headers, agent: false, timeout: timeoutMs },
       (res) => {
@@ -25,7 +28,7 @@ export function httpRequest(port, { method = 'GET', path = '/', body, timeoutMs 
 }
 
 /** What is wrong with a route's answer, or undefined when it is right. */
-function problem(route, { status, body }, requestBody) {
+function problem(route, { status, headers, body }, requestBody) {
   if (status !== 200)
     return `status ${status}, want 200 (${JSON.stringify(body.subarray(0, 200).toString())})`;
   switch (route.expect) {
@@ -45,6 +48,14 @@ function problem(route, { status, body }, requestBody) {
       return body.toString().trim() === String(requestBody.length)
         ? undefined
         : `answered ${JSON.stringify(body.toString().slice(0, 100))}, want ${requestBody.length}`;
+    case 'item': {
+      if (body.toString('latin1') !== ITEM_RESPONSE)
+        return `body ${JSON.stringify(body.toString().slice(0, 200))}, want ${ITEM_RESPONSE}`;
+      if (!/^application\/json\b/.test(headers['content-type'] ?? ''))
+        return `content-type ${headers['content-type']}, want application/json`;
+      const absent = ITEM_HEADERS.filter((name) => !headers[name]);
+      return absent.length === 0 ? undefined : `no ${absent.join(' or ')} header: a middleware did not run`;
+    }
   }
   return `unknown expectation ${route.expect}`;
 }
@@ -57,6 +68,7 @@ export async function checkRoute(port, route, requestBody, describeFailure) {
       method: route.method,
       path: route.path,
       body: route.requestBytes > 0 ? requestBody : undefined,
+      contentType: route.contentType,
     });
   } catch (err) {
     throw new Error(`${route.method} ${route.path}: ${err.message}\n${describeFailure()}`, { cause: err });

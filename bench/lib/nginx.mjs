@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { findBinary, sleep, startProcess, versionOf } from './processes.mjs';
+import { findBinary, pinned, sleep, startProcess, versionOf } from './processes.mjs';
 import { listPids } from './proc-stats.mjs';
 
 /** nginx's binary and the directory of Debian's fastcgi_params/scgi_params, or undefined. */
@@ -99,7 +99,7 @@ export async function startNginx(nginx, prefix, config, ports) {
   const args = ['-p', prefix + '/', '-c', configFile, '-e', path.join(prefix, 'logs', 'error.log')];
   const test = spawnSync(nginx.binary, [...args, '-t'], { encoding: 'utf8', timeout: 10_000 });
   if (test.status !== 0) throw new Error(`nginx -t rejected ${configFile}:\n${test.stderr}${test.stdout}`);
-  const service = startProcess('nginx', [nginx.binary, ...args], {
+  const service = startProcess('nginx', pinned([nginx.binary, ...args], 'BENCH_CPUS_NGINX'), {
     cwd: prefix,
     logFile: path.join(prefix, 'logs', 'nginx.out'),
   });

@@ -60,6 +60,17 @@ export async function settlesWithin(promise, ms) {
   return result;
 }
 
+/**
+ * argv run on the CPUs listed in the environment variable `variable` (taskset's syntax, "0-3,6"), or
+ * unchanged when it is not set: BENCH_CPUS_NGINX, BENCH_CPUS_WRK and BENCH_CPUS_SERVERS keep nginx,
+ * wrk and the servers apart on a machine with enough cores. taskset execs the command, so the PID is
+ * the command's own.
+ */
+export function pinned(argv, variable) {
+  const cpus = process.env[variable];
+  return cpus ? ['taskset', '-c', cpus, ...argv] : argv;
+}
+
 const live = new Map(); // pid -> service
 
 /** Spawns argv in its own process group, output to logFile; the service can be stopped by PID. */

@@ -240,7 +240,7 @@ ${baselineTable(result.vsBaseline)}
 
 Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; node ${m.node}, ${m.nginx}, ${m.wrk}; CPU ${m.busyPctBeforeStart}% busy in the second before the start; sluice ${m.gitCommit ?? '?'}${m.gitDirty ? ' + uncommitted changes in src/' : ''} (dist/ built ${m.distBuiltAt}, sha256 ${m.distSha256}).
 ${b ? `\nBaseline (\`[baseline]\` rows): ${b.dir}, sluice ${b.gitCommit ?? '?'}${b.gitDirty ? ' + uncommitted changes in src/' : ''} (dist/ built ${b.distBuiltAt}, sha256 ${b.distSha256}); the same app file and nginx configuration.\n` : ''}
-Settings: wrk -t${o.threads} -c${o.connections} -d${o.duration}s --latency, ${o.runs} run(s) per target and route after ${o.warmup} s warm-up, runs interleaved round-robin; nginx worker_processes 1, access_log off, upstream keepalive ${result.upstreamKeepalive}, client_max_body_size ${result.clientMaxBodySize}; every server on a Unix socket.${o.quick ? ' **Quick smoke run: not a measurement.**' : ''}
+${o.app ? `App: \`${o.app}\`, served by each sluice target and by node:http (bench/peers/node-http.mjs).\n\n` : ''}Settings: wrk -t${o.threads} -c${o.connections} -d${o.duration}s --latency, ${o.runs} run(s) per target and route after ${o.warmup} s warm-up, runs interleaved round-robin; nginx worker_processes 1, access_log off, upstream keepalive ${result.upstreamKeepalive}, client_max_body_size ${result.clientMaxBodySize}; every server on a Unix socket.${o.quick ? ' **Quick smoke run: not a measurement.**' : ''}
 ${skipped ? `\nSkipped: ${skipped}.\n` : ''}
 ${sections.join('\n\n')}
 ${vsBaseline ? `\n${vsBaseline}` : ''}${ceilings ? `\nCeilings (hello req/s): ${ceilings}.\n` : ''}

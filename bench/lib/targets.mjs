@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ROOT } from '../build-info.mjs';
 import { HELLO } from './routes.mjs';
 import { keepaliveUpstream, unprivilegedUser } from './nginx.mjs';
-import { findBinary, log, startServer } from './processes.mjs';
+import { findBinary, log, pinned, startServer } from './processes.mjs';
 
 const BENCH_DIR = path.join(ROOT, 'bench');
 const SLUICE_BIN = path.join(ROOT, 'bin', 'sluice');
@@ -125,22 +125,29 @@ function httpKeptAlive(ctx) {
 // `sluiceBin` the bin/sluice of a baseline build (see onBaseline).
 
 const startSluice = (protocol, extra) => (ctx) =>
-  startServer(ctx.id, sluiceArgv(protocol, ctx.socket, extra, ctx.app, ctx.sluiceBin), {
-    socketPath: ctx.socket,
-    logFile: ctx.logFile,
-    env: serverEnv(),
-  });
+  startServer(
+    ctx.id,
+    pinned(sluiceArgv(protocol, ctx.socket, extra, ctx.app, ctx.sluiceBin), 'BENCH_CPUS_SERVERS'),
+    {
+      socketPath: ctx.socket,
+      logFile: ctx.logFile,
+      env: serverEnv(),
+    },
+  );
 
 const startNodePeer = (file) => (ctx) =>
   startServer(
     ctx.id,
-    [
-      process.execPath,
-      ...NODE_ARGS,
-      path.join(PEERS, file),
-      `unix:${ctx.socket}`,
-      ...(ctx.app !== undefined && file === 'node-http.mjs' ? [ctx.app] : []),
-    ],
+    pinned(
+      [
+        process.execPath,
+        ...NODE_ARGS,
+        path.join(PEERS, file),
+        `unix:${ctx.socket}`,
+        ...(ctx.app !== undefined && file === 'node-http.mjs' ? [ctx.app] : []),
+      ],
+      'BENCH_CPUS_SERVERS',
+    ),
     { socketPath: ctx.socket, logFile: ctx.logFile, env: serverEnv() },
   );
 

@@ -10,7 +10,7 @@ import {
   rssOfKb,
   systemCpu,
 } from './proc-stats.mjs';
-import { settlesWithin, track } from './processes.mjs';
+import { pinned, settlesWithin, track } from './processes.mjs';
 
 const WRK_SCRIPT = path.join(ROOT, 'bench', 'wrk-report.lua');
 export const RSS_SAMPLE_MS = 200;
@@ -38,10 +38,16 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
   let stdout = '';
   let stderr = '';
   const reaped0 = reapedChildrenCpuSeconds();
-  const child = spawn(wrk, args, {
+  const [command, ...argv] = pinned([wrk, ...args], 'BENCH_CPUS_WRK');
+  const child = spawn(command, argv, {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BENCH_BODY_FILE: combo.bodyFile ?? '', BENCH_MIX: combo.mix ?? '' },
+    env: {
+      ...process.env,
+      BENCH_BODY_FILE: combo.bodyFile ?? '',
+      BENCH_CONTENT_TYPE: combo.route.contentType ?? '',
+      BENCH_MIX: combo.mix ?? '',
+    },
   });
   const service = {
     name: 'wrk',

@@ -42,12 +42,15 @@ export function handleRoute(req, res) {
       return;
     }
     case '/down': {
-      const bytes = Number(new URLSearchParams(req.url.slice(query + 1)).get('bytes') ?? MIB);
+      const params = new URLSearchParams(req.url.slice(query + 1));
+      const bytes = Number(params.get('bytes') ?? MIB);
+      const fresh = params.get('fresh') === '1'; // a new buffer per chunk, as bench/apps/gateway.mjs
       res.writeHead(200, { 'Content-Type': BINARY, 'Content-Length': bytes });
       let left = bytes;
       const more = () => {
         while (left > 0) {
-          const chunk = left >= CHUNK_BYTES ? CHUNK : CHUNK.subarray(0, left);
+          const shared = left >= CHUNK_BYTES ? CHUNK : CHUNK.subarray(0, left);
+          const chunk = fresh ? Buffer.from(shared) : shared;
           left -= chunk.length;
           if (!res.write(chunk)) return void res.once('drain', more);
         }

@@ -16,5 +16,5 @@
 # §4.4), and the client chooses those.
 #
 # Test harness: test/helpers/frontends.ts runs THIS file as shipped, rewriting only:
-#   /usr/bin/sluice  -> <node> <repository>/bin/sluice
+#   /usr/bin/sluice  -> <node> <prefix>/sluice/bin/sluice (a world-readable copy of the checkout's)
 exec /usr/bin/sluice bridge

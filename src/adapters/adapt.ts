@@ -14,8 +14,14 @@ interface FastifyLike {
 }
 
 interface FetchLike {
-  fetch: FetchHandler;
+  fetch(request: Request, ...rest: never[]): unknown;
 }
+
+/**
+ * What can be served, as types: each kind detectApp recognizes. Detection goes by shape at run
+ * time; this type only lets a program's editor say early that a value is no app.
+ */
+export type Servable = App | NodeListener | FetchHandler | FetchLike | KoaLike | FastifyLike;
 
 /** Adapts `value`, recognized as `kind` by detectApp; a Fastify instance is made ready first. */
 export async function adaptApp(value: unknown, kind: AppKind): Promise<App> {
@@ -34,6 +40,8 @@ export async function adaptApp(value: unknown, kind: AppKind): Promise<App> {
     }
     case 'fetch':
       if (typeof value === 'function') return fetchApp(value as FetchHandler);
-      return fetchApp((request, environ, context) => (value as FetchLike).fetch(request, environ, context));
+      return fetchApp((request, environ, context) =>
+        (value as { fetch: FetchHandler }).fetch(request, environ, context),
+      );
   }
 }

@@ -17,7 +17,7 @@ export function netConnectOptions(address: string | ListenAddress): net.NetConne
   const parsed = resolveAddress(address);
   if (parsed.kind === 'unix') return { path: parsed.path };
   if (parsed.kind === 'tcp') return { host: parsed.host, port: parsed.port };
-  // Only a listener is ever an inherited descriptor; parseAddress never makes one from text.
+  // fd:N names a listening socket this process inherited: only a listener can use one.
   throw new UsageError('ERR_USAGE_ADDRESS', `cannot connect to an inherited socket (fd ${parsed.fd})`);
 }
 

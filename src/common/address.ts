@@ -1,14 +1,19 @@
-// Listener addresses as users write them: unix:/path, /path, host:port, :port, [v6]:port.
+// Listener addresses as users write them: unix:/path, /path, host:port, :port, [v6]:port, fd:N.
 import { UsageError } from '../errors';
 
 export type ListenAddress =
   | { readonly kind: 'unix'; readonly path: string }
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  /** A listening socket inherited from systemd (socket activation), with its LISTEN_FDNAMES name. */
-  | { readonly kind: 'fd'; readonly fd: number; readonly name: string };
+  /**
+   * A listening socket this process inherited: from systemd (socket activation, with its
+   * LISTEN_FDNAMES name), from a web server that spawned it (fd 0, FCGI_LISTENSOCK_FILENO), or
+   * named by `fd:N`.
+   */
+  | { readonly kind: 'fd'; readonly fd: number; readonly name?: string };
 
 /** Parses an address flag; a bare `:port` binds loopback only, so nothing is exposed by accident. */
 export function parseAddress(spec: string): ListenAddress {
+  if (spec.startsWith('fd:')) return fdAddress(spec);
   if (spec.startsWith('unix:')) return unixAddress(spec.slice(5), spec);
   if (spec.startsWith('/') || spec.startsWith('./')) return unixAddress(spec, spec);
   const colon = spec.lastIndexOf(':');
@@ -23,6 +28,15 @@ export function parseAddress(spec: string): ListenAddress {
     throw new UsageError('ERR_USAGE_ADDRESS', `write IPv6 addresses in brackets: ${JSON.stringify(spec)}`);
   }
   return { kind: 'tcp', host: host === '' ? '127.0.0.1' : host, port: Number(portText) };
+}
+
+/** `fd:N`: a descriptor already listening, passed by whoever started this process. */
+function fdAddress(spec: string): ListenAddress {
+  const digits = spec.slice(3);
+  if (!/^\d{1,9}$/.test(digits)) {
+    throw new UsageError('ERR_USAGE_ADDRESS', `bad descriptor number in ${JSON.stringify(spec)}`);
+  }
+  return { kind: 'fd', fd: Number(digits) };
 }
 
 function unixAddress(path: string, spec: string): ListenAddress {

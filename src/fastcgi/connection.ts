@@ -153,11 +153,11 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   }
 
   stdin(requestId: number, chunk: Buffer): void {
-    this.requests.get(requestId)?.stdin(chunk);
+    this.requests.get(requestId)?.request.body(chunk);
   }
 
   stdinEnd(requestId: number): void {
-    this.requests.get(requestId)?.stdinEnd();
+    this.requests.get(requestId)?.request.bodyEnd();
   }
 
   data(requestId: number, chunk: Buffer): void {
@@ -194,7 +194,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   error(error: FastCgiProtocolError): void {
     if (!error.fatal) {
-      this.requests.get(error.requestId!)?.protocolError(error);
+      this.requests.get(error.requestId!)?.request.protocolError(error);
       return;
     }
     this.log.warn({ code: error.code }, error.message);
@@ -268,7 +268,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     if (this.draining) return;
     const limits = this.context.limits;
     if (this.requests.size > 0) {
-      for (const request of this.requests.values()) request.expire(now);
+      for (const { request } of this.requests.values()) request.expire(now);
       return;
     }
     // Half a record waiting for its rest is a slow sender, not an idle connection; so is one that

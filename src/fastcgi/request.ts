@@ -131,14 +131,6 @@ export class FastCgiRequest implements RequestTransport, FeedOwner {
     this.log.warn({ bytes }, 'discarded bytes sent after FCGI_DATA_LENGTH');
   }
 
-  stdin(chunk: Buffer): void {
-    this.request.body(chunk);
-  }
-
-  stdinEnd(): void {
-    this.request.bodyEnd();
-  }
-
   dataChunk(chunk: Buffer): void {
     if (!this.done) this.dataFeed?.push(chunk);
   }
@@ -161,15 +153,6 @@ export class FastCgiRequest implements RequestTransport, FeedOwner {
     this.done = true;
     this.request.abandon(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
     this.closeData();
-  }
-
-  /** A protocol error that ends only this request. */
-  protocolError(error: ProtocolError): void {
-    this.request.protocolError(error);
-  }
-
-  expire(now: number): void {
-    this.request.expire(now);
   }
 
   /** The connection turned out to be shared: see {@link BodyFeed.becameShared}. */

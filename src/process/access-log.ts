@@ -1,7 +1,7 @@
 // The access log: one JSON line per request, written in one call to a buffered file stream.
 import pino from 'pino';
 import type { AccessEntry, AccessSink } from '../runtime/meter';
-import { registerLogFile } from './logger';
+import { registerLogFile, unregisterLogFile } from './logger';
 
 export class AccessLog implements AccessSink {
   private readonly stream: ReturnType<typeof pino.destination>;
@@ -29,6 +29,7 @@ export class AccessLog implements AccessSink {
 
   /** Writes what is buffered and closes the file. */
   close(): Promise<void> {
+    unregisterLogFile(this.stream);
     return new Promise((resolve) => {
       this.stream.once('close', () => resolve());
       this.stream.once('error', () => resolve());

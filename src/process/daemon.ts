@@ -39,6 +39,11 @@ export interface DaemonOptions {
    * waiting in the listen queue meanwhile; without, they are closed as they are accepted.
    */
   readonly reacquire: (() => Promise<readonly ListenHandle[]>) | null;
+  /**
+   * Collect garbage once idle after a burst (IdleCollector): it turns on --expose-gc and collects
+   * the whole process's heap, which only a process that is sluice's own should do. Default true.
+   */
+  readonly collectIdleGarbage?: boolean;
 }
 
 /** Accepting paused for want of file descriptors (see DescriptorBudget). */
@@ -101,7 +106,7 @@ export class Daemon {
         {
           protocol: spec.protocol,
           address: formatAddress(address),
-          ...(address.kind === 'fd' ? { fdName: address.name } : {}),
+          ...(address.kind === 'fd' && address.name !== undefined ? { fdName: address.name } : {}),
           reach: howToReach(spec.protocol, address),
         },
         'listening',
@@ -116,11 +121,14 @@ export class Daemon {
   private startSweeper(): void {
     const period = sweepPeriod(this.options.context.limits);
     const load = this.options.context.load;
-    const collector = new IdleCollector(fullCollection(), () => process.memoryUsage.rss());
+    const collector =
+      this.options.collectIdleGarbage === false
+        ? null
+        : new IdleCollector(fullCollection(), () => process.memoryUsage.rss());
     this.sweeper = setInterval(() => {
       const now = performance.now();
       for (const connection of this.connections.keys()) connection.expire(now);
-      if (collector.tick(now, load.active, load.requests))
+      if (collector?.tick(now, load.active, load.requests))
         this.log.debug({ rss: process.memoryUsage.rss() }, 'idle: garbage collected');
     }, period);
     this.sweeper.unref();

@@ -1,5 +1,5 @@
 // Loading the user's app module: .js, .cjs, .mjs or .ts, with `module:export` naming an export.
-import { existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
@@ -37,9 +37,7 @@ export interface LoadOptions {
  * that is no app, is a UsageError.
  */
 export async function loadApp(spec: AppSpec, options: LoadOptions = {}): Promise<App> {
-  if (!existsSync(spec.file)) {
-    throw new UsageError('ERR_APP_NOT_FOUND', `app module ${spec.file} does not exist`);
-  }
+  checkReadable(spec.file);
   const namespace = await loadModule(spec.file);
   const exported = pickExport(namespace, spec.exportName);
   if (exported === undefined) {
@@ -55,6 +53,25 @@ export async function loadApp(spec: AppSpec, options: LoadOptions = {}): Promise
   }
   options.log?.info({ kind, interface: INTERFACE_OF[kind] }, `app recognized as ${kind}`);
   return adaptApp(exported, kind);
+}
+
+/**
+ * A module that is there but cannot be read (EACCES: the file's mode, or a directory on its path
+ * that this user cannot search, as under --user) is a permission problem, not a missing file.
+ */
+function checkReadable(file: string): void {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new UsageError(
+        'ERR_APP_PERMISSION',
+        `app module ${file} cannot be read by uid ${process.getuid?.()}: permission denied (${code})`,
+      );
+    }
+    throw new UsageError('ERR_APP_NOT_FOUND', `app module ${file} does not exist`);
+  }
 }
 
 async function loadModule(file: string): Promise<Record<string, unknown>> {

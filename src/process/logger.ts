@@ -23,6 +23,11 @@ export function registerLogFile(file: ReopenableFile): void {
   files.add(file);
 }
 
+/** A file closed for good: no longer reopened (an embedded server closed, a log replaced). */
+export function unregisterLogFile(file: ReopenableFile): void {
+  files.delete(file);
+}
+
 /**
  * Reopens every log file by name (after logrotate moved the old ones away), and says so in the new
  * log file: the line shows each process picked up the signal.

@@ -10,16 +10,15 @@ import { createLogger, reopenLogFiles } from './logger';
 import { parseAppSpec } from './load-app';
 import type { ServeOptions } from '../settings/options';
 import { removePidFile, writePidFile } from './pid-file';
-import { startServing } from './serving';
+import { servingAlone, startServing } from './serving';
 import { inheritedListeners } from './socket-activation';
-import { emptyCounters } from '../runtime/meter';
-import { buildStatus, listenerStatuses } from '../status/snapshot';
+import { spawnedListener } from './spawned';
 import { Primary } from './supervisor/primary';
 import { SystemdNotifier, takeNotifySocket } from './systemd-notify';
 import { groupId, userId } from './users';
 import { VERSION } from '../common/version';
 
-/** Listeners from the flags, then any systemd passed (socket activation). */
+/** Listeners from the flags, then any systemd passed (socket activation) or a spawning web server's. */
 export function listenerSpecs(options: ServeOptions, inherited: readonly ListenerSpec[]): ListenerSpec[] {
   const specs: ListenerSpec[] = [
     ...options.scgi.map((a) => ({ protocol: 'scgi' as const, address: parseAddress(a) })),
@@ -52,8 +51,26 @@ export function checkServeOptions(options: ServeOptions): void {
   }
 }
 
+/** The sockets this process was started with; `spawned` when a web server left one on fd 0. */
+function startedWith(options: ServeOptions): { inherited: ListenerSpec[]; spawned: boolean } {
+  const systemd = inheritedListeners();
+  const flags = options.scgi.length + options.fastcgi.length + options.http.length;
+  if (systemd.length > 0 || flags > 0) return { inherited: systemd, spawned: false };
+  const fd0 = spawnedListener();
+  return fd0 === null ? { inherited: [], spawned: false } : { inherited: [fd0], spawned: true };
+}
+
+/** What of the settings was given (flags or config file) rather than left to its default. */
+export interface GivenSettings {
+  readonly workers: boolean;
+}
+
 /** Runs the daemon until it stops; resolves with the exit code. */
-export async function serve(options: ServeOptions, reread: () => ServeOptions): Promise<number> {
+export async function serve(
+  options: ServeOptions,
+  reread: () => ServeOptions,
+  given: GivenSettings = { workers: true },
+): Promise<number> {
   checkServeOptions(options);
   if (options.chdir !== undefined) {
     try {
@@ -65,7 +82,11 @@ export async function serve(options: ServeOptions, reread: () => ServeOptions): 
       );
     }
   }
-  const listeners = listenerSpecs(options, inheritedListeners());
+  const { inherited, spawned } = startedWith(options);
+  const listeners = listenerSpecs(options, inherited);
+  // A web server that spawns its apps manages their processes: a primary and a worker in each copy
+  // it starts would double the memory for nothing. --workers (or --watch, which needs them) says otherwise.
+  if (spawned && !given.workers && !options.watch) options = { ...options, workers: 0 };
   const notifySocket = takeNotifySocket();
   writePidFile(options.pidFile);
   try {
@@ -82,41 +103,7 @@ async function serveAlone(
   listeners: readonly ListenerSpec[],
   notifySocket: string | undefined,
 ): Promise<number> {
-  const startedAt = new Date();
-  const serving = await startServing(options, listeners, {
-    slot: 0,
-    multiprocess: false,
-    shared: false,
-    reacquire: null,
-    status: (self) => async () =>
-      buildStatus({
-        version: VERSION,
-        pid: process.pid,
-        mode: 'single',
-        startedAt,
-        generation: 1,
-        reloads: 0,
-        restarts: 0,
-        recycles: 0,
-        listeners: await listenerStatuses(
-          listeners.map((l, i) => ({ protocol: l.protocol, address: self.bound[i] ?? l.address })),
-          options.listenBacklog,
-        ),
-        slots: [],
-        exited: emptyCounters(),
-        workers: [
-          {
-            slot: 0,
-            pid: process.pid,
-            generation: 1,
-            state: 'serving',
-            startedAt: startedAt.toISOString(),
-            rssBytes: process.memoryUsage.rss(),
-            counters: self.meter.snapshot(),
-          },
-        ],
-      }),
-  });
+  const serving = await startServing(options, listeners, servingAlone(options, listeners));
   const log = serving.log;
   const notifier = new SystemdNotifier(log, notifySocket);
   Daemon.logListening(log, listeners, serving.bound);

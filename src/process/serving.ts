@@ -7,12 +7,14 @@ import type { ServeContext } from '../runtime/context';
 import { SpoolBudget } from '../runtime/spool-budget';
 import type { SocketOptions } from './listen';
 import { createLogger, type Logger } from './logger';
-import { Meter } from '../runtime/meter';
+import { emptyCounters, Meter } from '../runtime/meter';
 import type { App } from '../gateway/types';
 import { loadApp, parseAppSpec } from './load-app';
 import { catchErrors } from '../middleware/catch-errors';
 import { limitsOf, type ServeOptions } from '../settings/options';
 import { withDaemonPaths, type StatusSource } from '../status/endpoint';
+import { buildStatus, listenerStatuses } from '../status/snapshot';
+import { VERSION } from '../common/version';
 import { dropPrivileges, groupId, userId } from './users';
 
 export interface ServingRole {
@@ -48,17 +50,47 @@ export function socketOptionsOf(options: ServeOptions, shared: boolean): SocketO
   };
 }
 
+/** What a serving process runs and where it logs; `startServing` makes them from the settings. */
+export interface ServingParts {
+  readonly log: Logger;
+  /** The app, adapted: called once the listeners are bound. */
+  readonly loadApp: () => Promise<App>;
+  /** Collect garbage when idle after a burst (see IdleCollector); off inside someone else's program. */
+  readonly collectIdleGarbage: boolean;
+}
+
 /**
  * Binds the listeners, gives up root (--user/--group), and only then loads the app: app code never
  * runs with the privileges that bound a port below 1024. A request arriving meanwhile waits for it.
  */
-export async function startServing(
+export function startServing(
   options: ServeOptions,
   listeners: readonly ListenerSpec[],
   role: ServingRole,
 ): Promise<Serving> {
   const baseLog = createLogger({ level: options.logLevel, pretty: options.pretty, file: options.logFile });
   const log = role.slot === 0 ? baseLog : baseLog.child({ worker: role.slot });
+  return serveWith(options, listeners, role, {
+    log,
+    collectIdleGarbage: true,
+    loadApp: () => {
+      dropPrivileges(options.user, options.group);
+      return loadApp(parseAppSpec(options.app!), { interface: options.interface, log });
+    },
+  });
+}
+
+/**
+ * The serving of one process, whoever starts it (`sluice serve`, a worker, `serve()` in a program):
+ * binds the listeners, then loads the app; requests that arrive meanwhile wait for it.
+ */
+export async function serveWith(
+  options: ServeOptions,
+  listeners: readonly ListenerSpec[],
+  role: ServingRole,
+  parts: ServingParts,
+): Promise<Serving> {
+  const log = parts.log;
   const accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog, role.slot);
   const meter = new Meter({ log, accessLog, slowMs: options.slowLogMs ?? Infinity });
   let loaded: () => void = () => undefined;
@@ -96,6 +128,7 @@ export async function startServing(
     sockets: socketOptionsOf(options, role.shared),
     allow: allowSpecs.join('').trim() === '' ? null : peerFilter(allowSpecs),
     reacquire: role.reacquire,
+    collectIdleGarbage: parts.collectIdleGarbage,
   });
   const serving: Serving = {
     log,
@@ -109,8 +142,7 @@ export async function startServing(
   };
   try {
     (serving as { bound: readonly ListenAddress[] }).bound = await daemon.start();
-    dropPrivileges(options.user, options.group);
-    const loadedApp = await loadApp(parseAppSpec(options.app!), { interface: options.interface, log });
+    const loadedApp = await parts.loadApp();
     const app = options.debug ? catchErrors({ debug: true })(loadedApp) : loadedApp;
     const status = role.status(serving);
     trusted.app = withDaemonPaths(app, options, true, status);
@@ -122,4 +154,46 @@ export async function startServing(
     throw error;
   }
   return serving;
+}
+
+/**
+ * The role of a process serving alone, without a primary (--workers 0, or `serve()` in a program):
+ * its status is its own, as the status path and `server.status()` give it.
+ */
+export function servingAlone(options: ServeOptions, listeners: readonly ListenerSpec[]): ServingRole {
+  const startedAt = new Date();
+  return {
+    slot: 0,
+    multiprocess: false,
+    shared: false,
+    reacquire: null,
+    status: (self) => async () =>
+      buildStatus({
+        version: VERSION,
+        pid: process.pid,
+        mode: 'single',
+        startedAt,
+        generation: 1,
+        reloads: 0,
+        restarts: 0,
+        recycles: 0,
+        listeners: await listenerStatuses(
+          listeners.map((l, i) => ({ protocol: l.protocol, address: self.bound[i] ?? l.address })),
+          options.listenBacklog,
+        ),
+        slots: [],
+        exited: emptyCounters(),
+        workers: [
+          {
+            slot: 0,
+            pid: process.pid,
+            generation: 1,
+            state: 'serving',
+            startedAt: startedAt.toISOString(),
+            rssBytes: process.memoryUsage.rss(),
+            counters: self.meter.snapshot(),
+          },
+        ],
+      }),
+  };
 }

@@ -50,7 +50,12 @@ class ScgiConnection implements ScgiSink, RequestTransport, TrackedConnection {
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
-      this.request.abandon(new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'));
+      // Checked first: the error's stack trace costs more than the rest of a short request.
+      if (!this.request.finished) {
+        this.request.abandon(
+          new ProtocolError('ERR_CONNECTION_CLOSED', 'the front end closed the connection'),
+        );
+      }
       onClose();
     });
   }

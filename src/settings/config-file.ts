@@ -1,7 +1,7 @@
 // `--config sluice.json`: the long flags in camelCase as keys, each value checked like the flag's.
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors';
-import { optionSpec, type GivenOptions } from './options';
+import { optionSpec, parseValue, type GivenOptions } from './options';
 import { BadValue } from './parse';
 
 /** Reads and checks a config file; every error names the file, the key and the value. */
@@ -45,12 +45,7 @@ export function checkConfig(data: Record<string, unknown>, where: string): Given
       );
     }
     try {
-      if (spec.list) {
-        const items = Array.isArray(value) ? value : [value];
-        given[key] = items.map((item) => spec.parse(item));
-      } else {
-        given[key] = spec.parse(value);
-      }
+      given[key] = parseValue(spec, value);
     } catch (error) {
       if (!(error instanceof BadValue)) throw error;
       throw badValue(where, key, value, error.message);

@@ -25,6 +25,27 @@ export function optionSpec(key: string): OptionSpec | undefined {
   return BY_KEY.get(key as OptionKey);
 }
 
+/**
+ * One value checked and converted by its row's `parse` (which throws BadValue); a repeatable
+ * setting takes one item or an array of them. `item` checks each item in place of `parse`.
+ */
+export function parseValue(spec: OptionSpec, value: unknown, item = spec.parse): unknown {
+  if (!spec.list) return item(value);
+  return (Array.isArray(value) ? value : [value]).map((one) => item(one));
+}
+
+/**
+ * A value given in code (`serve()`), typed as `ServeOptions` holds it, checked by the same `parse`:
+ * null is taken where it is the default (no limit), and a number of a setting whose flag spells it
+ * otherwise (socketMode 0o660, the flag's "0660") is first written as the flag takes it.
+ */
+export function parseTypedValue(spec: OptionSpec, value: unknown): unknown {
+  if (value === null && spec.default === null) return null;
+  return parseValue(spec, value, (one) =>
+    spec.parse(typeof one === 'number' && spec.show !== String ? spec.show(one) : one),
+  );
+}
+
 /** Settings as given (flags or a config file), not yet defaulted. */
 export type GivenOptions = Partial<ServeOptions>;
 

@@ -94,7 +94,14 @@ interface Row<V> {
   readonly negatable?: boolean;
   /** Feeds the runtime `Limits` field of the same name (src/runtime/limits.ts); null there is Infinity. */
   readonly limit?: V extends number | null ? true : never;
+  /** A setting of the sluice daemon's own process: `serve()` in a program refuses it, saying this. */
+  readonly daemonOnly?: string;
 }
+
+/** Why the worker settings mean nothing to `serve()` in a program. */
+const NO_WORKERS = "serve() serves in the calling process; worker processes are the sluice daemon's";
+/** Why the log settings mean nothing to `serve()` in a program. */
+const OWN_LOGGER = "serve() logs to the pino logger given as 'logger' (none: silent)";
 
 const MiB = 1024 * 1024;
 
@@ -105,7 +112,12 @@ const MiB = 1024 * 1024;
  */
 export const SETTINGS = {
   scgi: { flag: '--scgi <ADDR>', help: 'listen for SCGI (repeatable)', default: [], parse: address },
-  fastcgi: { flag: '--fastcgi <ADDR>', help: 'listen for FastCGI (repeatable)', default: [], parse: address },
+  fastcgi: {
+    flag: '--fastcgi <ADDR>',
+    help: "listen for FastCGI (repeatable); fd:N is an inherited listening socket, and with no listener given a listening socket on fd 0 (a spawning web server's) is served",
+    default: [],
+    parse: address,
+  },
   http: {
     flag: '--http <ADDR>',
     help: 'development listener speaking plain HTTP (repeatable)',
@@ -149,6 +161,7 @@ export const SETTINGS = {
     help: `log level: ${LOG_LEVELS.join(', ')}`,
     default: 'info',
     parse: oneOf(LOG_LEVELS),
+    daemonOnly: OWN_LOGGER,
   },
   pretty: {
     flag: '--pretty',
@@ -157,12 +170,14 @@ export const SETTINGS = {
     whenUnset: 'when stderr is a terminal',
     parse: switchValue,
     negatable: true,
+    daemonOnly: OWN_LOGGER,
   },
   logFile: {
     flag: '--log-file <FILE>',
     help: 'write the log here instead of stderr (reopened on SIGUSR2)',
     default: undefined,
     parse: nonEmpty,
+    daemonOnly: OWN_LOGGER,
   },
   accessLog: {
     flag: '--access-log <FILE>',
@@ -309,6 +324,7 @@ export const SETTINGS = {
     unit: 'count',
     default: 1,
     parse: workerCount,
+    daemonOnly: NO_WORKERS,
   },
   maxRequests: {
     flag: '--max-requests <N>',
@@ -316,6 +332,7 @@ export const SETTINGS = {
     unit: 'count',
     default: undefined,
     parse: integer(1),
+    daemonOnly: NO_WORKERS,
   },
   maxRequestsJitter: {
     flag: '--max-requests-jitter <N>',
@@ -324,6 +341,7 @@ export const SETTINGS = {
     default: undefined,
     whenUnset: 'a tenth of --max-requests',
     parse: integer(0),
+    daemonOnly: NO_WORKERS,
   },
   maxRss: {
     flag: '--max-rss <MB>',
@@ -331,36 +349,43 @@ export const SETTINGS = {
     unit: 'MiB',
     default: undefined,
     parse: integer(1),
+    daemonOnly: NO_WORKERS,
   },
   user: {
     flag: '--user <USER>',
     help: 'run the app as USER (name or uid) once the sockets are bound',
     default: undefined,
     parse: nonEmpty,
+    daemonOnly: 'it would change the user of the whole calling process',
   },
   group: {
     flag: '--group <GROUP>',
     help: 'run the app as GROUP (name or gid) once the sockets are bound',
     default: undefined,
     parse: nonEmpty,
+    daemonOnly: 'it would change the group of the whole calling process',
   },
   pidFile: {
     flag: '--pid-file <FILE>',
     help: 'write the PID of the primary (or only) process here',
     default: undefined,
     parse: nonEmpty,
+    daemonOnly: "the calling program's pid file is the program's to write",
   },
   chdir: {
     flag: '--chdir <DIR>',
     help: 'change to DIR before loading the app',
     default: undefined,
     parse: nonEmpty,
+    daemonOnly:
+      'it would change the directory of the whole calling program, and the app is a value, not a module to load',
   },
   watch: {
     flag: '--watch',
     help: "development: reload the workers when a file under the app's directory changes",
     default: false,
     parse: switchValue,
+    daemonOnly: NO_WORKERS,
   },
   interface: {
     flag: '--interface <NAME>',
@@ -388,6 +413,11 @@ export type LimitKey = {
   [K in OptionKey]: (typeof SETTINGS)[K] extends { readonly limit: true } ? K : never;
 }[OptionKey];
 
+/** The settings `serve()` in a program refuses: those of the daemon's own process. */
+export type DaemonOnlyKey = {
+  [K in OptionKey]: (typeof SETTINGS)[K] extends { readonly daemonOnly: string } ? K : never;
+}[OptionKey];
+
 /** A row with its key, as the rest of the code reads the table. */
 export interface OptionSpec {
   readonly key: OptionKey;
@@ -403,6 +433,7 @@ export interface OptionSpec {
   readonly list: boolean;
   readonly negatable?: boolean;
   readonly limit?: true;
+  readonly daemonOnly?: string;
 }
 
 export const OPTIONS: readonly OptionSpec[] = Object.entries(SETTINGS).map(([key, row]) => {

@@ -18,6 +18,9 @@ describe('parseAddress', () => {
     ['[::1]:8080', { kind: 'tcp', host: '::1', port: 8080 }],
     ['[::]:9000', { kind: 'tcp', host: '::', port: 9000 }],
     ['[fe80::1%eth0]:80', { kind: 'tcp', host: 'fe80::1%eth0', port: 80 }],
+    // A descriptor already listening (FCGI_LISTENSOCK_FILENO is 0); once a host named "fd", port 0.
+    ['fd:0', { kind: 'fd', fd: 0 }],
+    ['fd:3', { kind: 'fd', fd: 3 }],
   ];
 
   test.each(valid)('%j', (spec, address) => {
@@ -41,6 +44,9 @@ describe('parseAddress', () => {
     ['bracketed IPv6 without port', '[::1]'],
     ['bracketed IPv6 with empty port', '[::1]:'],
     ['empty unix path', 'unix:'],
+    ['descriptor without number', 'fd:'],
+    ['negative descriptor', 'fd:-1'],
+    ['descriptor with letters', 'fd:0x'],
   ];
 
   test.each(invalid)('%s (%j): ERR_USAGE_ADDRESS', (_name, spec) => {
@@ -61,17 +67,23 @@ describe('formatAddress', () => {
     [{ kind: 'tcp', host: '127.0.0.1', port: 4000 }, '127.0.0.1:4000'],
     [{ kind: 'tcp', host: 'localhost', port: 80 }, 'localhost:80'],
     [{ kind: 'tcp', host: '::1', port: 8080 }, '[::1]:8080'],
+    [{ kind: 'fd', fd: 0 }, 'fd:0'],
   ];
 
   test.each(cases)('%j is %j', (address, text) => {
     expect(formatAddress(address)).toBe(text);
   });
 
-  test.each(['unix:/a/b.sock', '/a/b.sock', '10.0.0.1:1', ':4000', '[::1]:8080', '[2001:db8::2]:443'])(
-    '%j parses back to the same address',
-    (spec) => {
-      const address = parseAddress(spec);
-      expect(parseAddress(formatAddress(address))).toEqual(address);
-    },
-  );
+  test.each([
+    'unix:/a/b.sock',
+    '/a/b.sock',
+    '10.0.0.1:1',
+    ':4000',
+    '[::1]:8080',
+    '[2001:db8::2]:443',
+    'fd:7',
+  ])('%j parses back to the same address', (spec) => {
+    const address = parseAddress(spec);
+    expect(parseAddress(formatAddress(address))).toEqual(address);
+  });
 });

@@ -48,6 +48,11 @@ export interface StartDaemonOptions {
   bin?: string;
   /** A lower open-file limit (`ulimit -n`) for the daemon and its workers. */
   openFiles?: number;
+  /**
+   * A command that execs the one after it (keeping the pid), put before sluice's: e.g.
+   * test/helpers/listen-fd0.py, which starts it as a web server spawns a FastCGI app.
+   */
+  launcher?: string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -82,6 +87,7 @@ export function startDaemon(
   }
   const command = [process.execPath, bin, 'serve', app, ...args];
   // exec keeps the pid: the test signals and inspects the daemon itself, not a shell.
+  if (options.launcher !== undefined) command.unshift(...options.launcher);
   if (options.openFiles !== undefined)
     command.unshift('bash', '-c', `ulimit -n ${options.openFiles} && exec "$@"`, 'bash');
   const child = spawn(command[0], command.slice(1), {

@@ -317,3 +317,30 @@ export async function fcgiRequest(
     client.destroy();
   }
 }
+
+/** One record as a fake FastCGI server receives it, its content copied out of the stream. */
+export interface IncomingRecord {
+  readonly type: number;
+  readonly id: number;
+  readonly content: Buffer;
+}
+
+/** A socket 'data' listener that cuts the stream into whole records and hands each to `onRecord`. */
+export function recordListener(onRecord: (record: IncomingRecord) => void): (chunk: Buffer) => void {
+  let buffer = Buffer.alloc(0);
+  return (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    while (buffer.length >= 8) {
+      const length = buffer.readUInt16BE(4);
+      const total = 8 + length + buffer[6]!;
+      if (buffer.length < total) break;
+      const record = {
+        type: buffer[1]!,
+        id: buffer.readUInt16BE(2),
+        content: Buffer.from(buffer.subarray(8, 8 + length)),
+      };
+      buffer = buffer.subarray(total);
+      onRecord(record);
+    }
+  };
+}

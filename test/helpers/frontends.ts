@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BRIDGE_FILES, stageFiles } from './stage';
 
 export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy' | 'caddy';
 export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lighttpd', 'haproxy', 'caddy'];
@@ -64,6 +65,13 @@ export interface StartOptions {
    * no TLS (h2c, which nginx 1.22 speaks to clients with prior knowledge only): FrontEnd.http2Port.
    */
   http2?: boolean;
+  /**
+   * lighttpd only, for deploy files that have lighttpd spawn sluice ("bin-path"): the command that
+   * replaces the canonical `/usr/bin/sluice serve /srv/app/app.mjs` (split on spaces by lighttpd, so
+   * no quoting). Its sockets go into <prefix>/sockets/, mode 0700 and owned by the user lighttpd runs
+   * as (it makes them after dropping root); `upstream` may then be {}.
+   */
+  spawn?: string;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -76,6 +84,11 @@ const CANONICAL = {
 } as const;
 /** Canonical address of a FastCGI authorizer (Apache AuthnzFcgiDefineProvider), see Upstream.authorizer. */
 const CANONICAL_AUTHORIZER = 'fcgi://127.0.0.1:9001/';
+/** Canonical socket and command of a deploy file where lighttpd spawns sluice (StartOptions.spawn). */
+const CANONICAL_SPAWNED = {
+  socket: '"socket" => "/run/lighttpd/sluice.sock"',
+  command: '/usr/bin/sluice serve /srv/app/app.mjs',
+} as const;
 /** Where CGI-bridge deploy files find deploy/cgi/sluice-bridge.cgi; the harness renders it into the prefix. */
 const CANONICAL_BRIDGE_DIR = '/usr/local/lib/sluice/';
 const BRIDGE_SCRIPT = 'deploy/cgi/sluice-bridge.cgi';
@@ -103,6 +116,7 @@ const INSTALL_HINT: Record<string, string> = {
   haproxy: 'apt-get install haproxy',
   caddy: 'apt-get install caddy',
   'cgi-fcgi': 'apt-get install libfcgi-bin',
+  'spawn-fcgi': 'apt-get install spawn-fcgi',
   wrk: 'apt-get install wrk',
   'php-fpm': 'apt-get install php-fpm',
   'systemd-socket-activate': 'apt-get install systemd',
@@ -215,6 +229,19 @@ function runAsUser(name: FrontEndName): { user: string; group: string } {
     return { user, group };
   }
   return { user: 'nobody', group: 'nogroup' };
+}
+
+/** Numeric ids of a user and group, from /etc/passwd and /etc/group. */
+function systemIds(user: string, group: string): { uid: number; gid: number } {
+  const field = (file: string, name: string): number => {
+    const line = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(name + ':'));
+    if (line === undefined) throw new Error(`${name} not found in ${file}`);
+    return Number(line.split(':')[2]);
+  };
+  return { uid: field('/etc/passwd', user), gid: field('/etc/group', group) };
 }
 
 function runAsLines(name: FrontEndName): string {
@@ -371,7 +398,19 @@ export function deployRewrites(
   authorizer?: string,
   bridge = false,
   http2Port?: number,
+  spawn?: string,
 ): Array<{ find: string; replace: string; required: boolean }> {
+  if (spawn !== undefined) {
+    if (name !== 'lighttpd') throw new Error('options.spawn is for lighttpd only');
+    return [
+      {
+        find: CANONICAL_SPAWNED.socket,
+        replace: `"socket" => "${prefix}/sockets/sluice.sock"`,
+        required: true,
+      },
+      { find: CANONICAL_SPAWNED.command, replace: spawn, required: true },
+    ];
+  }
   const up = parseUpstream(upstream);
   const canonical = CANONICAL[protocol];
   const rewrites: Rewrite[] = [];
@@ -484,6 +523,7 @@ function renderDeploy(
   authorizer?: string,
   protocol: Protocol = protocolOf(deployFile),
   http2Port?: number,
+  spawn?: string,
 ): string {
   const rewrites = deployRewrites(
     name,
@@ -494,6 +534,7 @@ function renderDeploy(
     authorizer,
     isBridge(deployFile),
     http2Port,
+    spawn,
   );
   const used = new Set<string>();
   // Rewrite active lines only: comments keep the canonical values users read, and a token that
@@ -583,9 +624,13 @@ interface Layout {
 
 /**
  * The shipped bridge wrapper, as the web server's user runs it: deploy/cgi/sluice-bridge.cgi with only
- * the sluice command replaced by this node and this repository's bin/sluice, into <prefix>/cgi-bin/.
+ * the sluice command replaced by this node and a copy of bin/sluice, into <prefix>/cgi-bin/. The copy
+ * (bin/, dist/, package.json in <prefix>/sluice/) is there because that user (www-data under root)
+ * may not read the checkout: a clone in /root, mode 0700.
  */
 function renderBridgeScript(prefix: string): void {
+  const staged = path.join(prefix, 'sluice');
+  stageFiles(staged, BRIDGE_FILES);
   const source = path.join(REPO_ROOT, BRIDGE_SCRIPT);
   const text = fs.readFileSync(source, 'utf8');
   const command = '/usr/bin/sluice';
@@ -600,7 +645,7 @@ function renderBridgeScript(prefix: string): void {
     .map((line) =>
       line.trim().startsWith('#')
         ? line
-        : line.replace(command, `'${process.execPath}' '${path.join(REPO_ROOT, 'bin', 'sluice')}'`),
+        : line.replace(command, `'${process.execPath}' '${path.join(staged, 'bin', 'sluice')}'`),
     )
     .join('\n');
   const dir = path.join(prefix, 'cgi-bin');
@@ -630,6 +675,16 @@ function prepare(
   fs.chmodSync(prefix, 0o755);
   fs.chmodSync(path.join(prefix, 'logs'), 0o1777);
   fs.chmodSync(path.join(prefix, 'tmp'), 0o1777);
+  if (options.spawn !== undefined) {
+    // Private to the user lighttpd runs as, like Debian's /run/lighttpd (0750 www-data).
+    const sockets = path.join(prefix, 'sockets');
+    fs.mkdirSync(sockets, { mode: 0o700 });
+    if (isRoot) {
+      const { user, group } = runAsUser(name);
+      const { uid, gid } = systemIds(user, group);
+      fs.chownSync(sockets, uid, gid);
+    }
+  }
 
   const deploySource = path.resolve(REPO_ROOT, deployFile);
   const deployText = fs.readFileSync(deploySource, 'utf8');
@@ -643,6 +698,7 @@ function prepare(
     authorizer,
     protocol,
     http2Port,
+    options.spawn,
   );
   const renderedDeploy = path.join(prefix, path.basename(deployFile));
   fs.writeFileSync(renderedDeploy, rendered);
@@ -774,8 +830,9 @@ export async function startFrontEnd(
     );
   }
   const protocol = protocolOf(deployFile, upstream);
-  const upstreamSpec = upstream[protocol];
-  if (!upstreamSpec) throw new Error(`${deployFile} needs upstream.${protocol}`);
+  // A spawning deploy file has lighttpd make the sockets: there is no upstream to point it at.
+  const upstreamSpec = upstream[protocol] ?? (options.spawn !== undefined ? '' : undefined);
+  if (upstreamSpec === undefined) throw new Error(`${deployFile} needs upstream.${protocol}`);
   if (upstream.authorizer !== undefined && name !== 'apache') {
     throw new Error('upstream.authorizer is for Apache (mod_authnz_fcgi) deploy files only');
   }

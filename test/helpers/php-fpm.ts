@@ -9,12 +9,15 @@ import { findBinary, requireBinary } from './frontends';
 import { REPO_ROOT } from './daemon';
 
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'php-fpm');
-/** The PHP script the tests request (SCRIPT_FILENAME). */
-export const PHP_PROBE = path.join(FIXTURES, 'probe.php');
 
 export interface PhpFpm {
   /** `unix:<prefix>/php-fpm.sock` */
   address: string;
+  /**
+   * The PHP script the tests request (SCRIPT_FILENAME): test/fixtures/php-fpm/probe.php, copied into
+   * the prefix, as PHP's workers (www-data under root) may not read the checkout.
+   */
+  probe: string;
   pid: number;
   log(): string;
   stop(): Promise<void>;
@@ -42,6 +45,9 @@ export async function startPhpFpm(readyTimeoutMs = 10_000): Promise<PhpFpm> {
       line.startsWith(';') ? line : line.replace(/@PREFIX@/g, prefix).replace('@RUN_AS@', runAs),
     )
     .join('\n');
+  const probe = path.join(prefix, 'probe.php');
+  fs.copyFileSync(path.join(FIXTURES, 'probe.php'), probe);
+  fs.chmodSync(probe, 0o644);
   const configFile = path.join(prefix, 'php-fpm.conf');
   fs.writeFileSync(configFile, config);
   const output = fs.openSync(path.join(prefix, 'output.log'), 'a');
@@ -99,5 +105,5 @@ export async function startPhpFpm(readyTimeoutMs = 10_000): Promise<PhpFpm> {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { address, pid: child.pid!, log, stop };
+  return { address, probe, pid: child.pid!, log, stop };
 }

@@ -1,10 +1,18 @@
 // The sluice CLI as a user runs it: help, usage errors and their exit codes, app loading, sockets, signals.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
+import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { until } from '../helpers/fastcgi';
 import { request } from '../helpers/http';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
@@ -370,5 +378,99 @@ describe('--allow and FCGI_WEB_SERVER_ADDRS', () => {
 
   test('a bad --allow entry is a usage error', () => {
     expect(sluice('serve', 'examples/hello.mjs', '--scgi', ':0', '--allow', 'somewhere').status).toBe(2);
+  });
+});
+
+describe('a reader that stops early (`sluice serve --help | head`)', () => {
+  let daemon: Daemon;
+  beforeAll(async () => {
+    daemon = await startDaemon('examples/hello.mjs', ['--scgi', '127.0.0.1:0']);
+  });
+  afterAll(async () => {
+    expect(await daemon.stop()).toBe(0);
+  });
+
+  /**
+   * Runs sluice with stdout (and, with `stderrToo`, stderr) on a FIFO whose reader has already
+   * closed: the first write fails with EPIPE, as it does for `| head` once head has exited, but
+   * every time rather than when the race goes that way.
+   */
+  async function withReaderGone(
+    args: string[],
+    stderrToo = false,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sluice-epipe-'));
+    try {
+      const fifo = path.join(dir, 'out');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      // A non-blocking reader lets the writer's open succeed at once; closing it leaves no reader.
+      const reader = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      const writer = openSync(fifo, 'w');
+      closeSync(reader);
+      const child = spawn(process.execPath, [SLUICE_BIN, ...args], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', writer, stderrToo ? writer : 'pipe'],
+      });
+      closeSync(writer);
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (c, s) => resolve([c, s])),
+      );
+      return { code, signal, stderr };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test.each([
+    ['--help', ['--help']],
+    ['--version', ['--version']],
+    ['serve --help', ['serve', '--help']],
+    ['check-config --help', ['check-config', '--help']],
+    ['request --help', ['request', '--help']],
+    ['ping --help', ['ping', '--help']],
+    ['bridge --help', ['bridge', '--help']],
+    ['check-config', ['check-config', 'examples/hello.mjs', '--http', ':0']],
+  ])('%s exits 0 without a stack trace', async (_name, args) => {
+    expect(await withReaderGone(args)).toEqual({ code: 0, signal: null, stderr: '' });
+  });
+
+  test('sluice request whose body has no reader exits 0 (docs/cli.md)', async () => {
+    const args = ['request', '--protocol', 'scgi', '--connect', daemon.addresses.scgi![0], '/'];
+    expect(await withReaderGone(args)).toEqual({ code: 0, signal: null, stderr: '' });
+  });
+
+  test('with stderr gone too, a usage error still exits 2', async () => {
+    expect(await withReaderGone(['serve', 'examples/hello.mjs'], true)).toMatchObject({
+      code: 2,
+      signal: null,
+    });
+    expect(await withReaderGone(['serve', '--frobnicate'], true)).toMatchObject({ code: 2, signal: null });
+  });
+
+  test('any other failed write is a failure: `sluice --help > /dev/full` says so in one line, exits 1', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const result = spawnSync(process.execPath, [SLUICE_BIN, '--help'], {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', full, 'pipe'],
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(result).toMatchObject({ status: 1, stderr: 'sluice: cannot write to stdout: ENOSPC\n' });
+    } finally {
+      closeSync(full);
+    }
+  });
+
+  test('as a shell runs it: `sluice serve --help | head -1` with pipefail succeeds', () => {
+    const result = spawnSync(
+      'bash',
+      ['-c', 'set -o pipefail; "$0" "$1" serve --help | head -1', process.execPath, SLUICE_BIN],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result).toMatchObject({ status: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^Usage: sluice serve/);
   });
 });

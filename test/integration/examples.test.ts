@@ -1,9 +1,11 @@
 // The bundled examples behave as the README and docs say, served through the development listener.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { startDaemon, type Daemon } from '../helpers/daemon';
+import { REPO_ROOT, startDaemon, type Daemon } from '../helpers/daemon';
 import { request } from '../helpers/http';
 
 async function serve(app: string): Promise<{ daemon: Daemon; port: number }> {
@@ -141,5 +143,39 @@ test('toolkit: query, request id, compression, form, the 500 and one access line
     );
   } finally {
     expect(await daemon.stop()).toBe(0);
+  }
+});
+
+test('embedded: a program serves Hono with serve(), and drains and ends by itself on SIGTERM', async () => {
+  const child = spawn(process.execPath, ['examples/embedded.mjs'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, HTTP_ADDR: '127.0.0.1:0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = once(child, 'close');
+  const lines: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  let buffered = '';
+  const lineArrived = () => new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let end; (end = buffered.indexOf('\n')) !== -1; buffered = buffered.slice(end + 1))
+      lines.push(JSON.parse(buffered.slice(0, end)) as Record<string, unknown>);
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    while (lines.length === 0) {
+      await Promise.race([lineArrived(), exited.then(() => Promise.reject(new Error(stderr)))]);
+    }
+    const [http] = lines[0].listening as Array<{ port: number }>;
+    const response = await request({ port: http.port, path: '/hello/you' });
+    expect(JSON.parse(response.body.toString())).toEqual({ hello: 'you' });
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(lines[1]).toEqual({ stopped: 'SIGTERM', requests: 1 });
+    expect(stderr).toContain('"msg":"app recognized as fetch"');
+  } finally {
+    child.kill('SIGKILL');
   }
 });

@@ -14,6 +14,7 @@ import {
   startFrontEnd,
   stopAllFrontEnds,
 } from '../helpers/frontends';
+import { recordListener } from '../helpers/fastcgi';
 import { request } from '../helpers/http';
 
 const RESPONSE = 'Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nhello';
@@ -77,18 +78,10 @@ function fcgiPairs(buffer: Buffer): Params {
 /** FastCGI: answers each request after its empty STDIN, echoing its request id; multiplex-safe. */
 function fastcgiResponder(seen: Params[]): net.Server {
   return net.createServer((socket) => {
-    let buffer = Buffer.alloc(0);
     const requests = new Map<number, { keepConn: boolean; params: Buffer[] }>();
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      while (buffer.length >= 8) {
-        const type = buffer[1]!;
-        const id = buffer.readUInt16BE(2);
-        const length = buffer.readUInt16BE(4);
-        const total = 8 + length + buffer[6]!;
-        if (buffer.length < total) break;
-        const content = buffer.subarray(8, 8 + length);
-        buffer = buffer.subarray(total);
+    socket.on(
+      'data',
+      recordListener(({ type, id, content }) => {
         if (type === 9) {
           // GET_VALUES (HAProxy's `option get-values`): multiplexing allowed, 64 per connection.
           const pair = (n: string, v: string) => Buffer.from([n.length, v.length, ...Buffer.from(n + v)]);
@@ -96,19 +89,19 @@ function fastcgiResponder(seen: Params[]): net.Server {
           socket.write(fcgiRecord(10, 0, values));
         } else if (type === 1) {
           requests.set(id, { keepConn: (content[2]! & 1) === 1, params: [] });
-        } else if (type === 4 && length > 0) {
-          requests.get(id)?.params.push(Buffer.from(content));
-        } else if ((type === 5 && length === 0) || type === 2) {
+        } else if (type === 4 && content.length > 0) {
+          requests.get(id)?.params.push(content);
+        } else if ((type === 5 && content.length === 0) || type === 2) {
           const request = requests.get(id);
-          if (!request) continue;
+          if (!request) return;
           requests.delete(id);
           if (type === 5) seen.push(fcgiPairs(Buffer.concat(request.params)));
           const out = type === 5 ? [fcgiRecord(6, id, Buffer.from(RESPONSE)), fcgiRecord(6, id)] : [];
           socket.write(Buffer.concat([...out, fcgiRecord(3, id, Buffer.alloc(8))]));
           if (!request.keepConn) socket.end();
         }
-      }
-    });
+      }),
+    );
     socket.on('error', () => socket.destroy());
   });
 }

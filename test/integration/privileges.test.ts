@@ -8,8 +8,16 @@ import * as path from 'node:path';
 import { requireRoot, SLUICE_BIN, startDaemon, type Daemon } from '../helpers/daemon';
 import { until } from '../helpers/fastcgi';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
+import { stage, type Staged } from '../helpers/stage';
 
-const APP = 'test/fixtures/apps/probe.mjs';
+// nobody loads the app: a copy, as it may not read the checkout (a clone in /root, mode 0700).
+let staged: Staged;
+let APP: string;
+beforeAll(() => {
+  staged = stage(['test/fixtures/apps/probe.mjs']);
+  APP = staged.at('test/fixtures/apps/probe.mjs');
+});
+afterAll(() => staged.remove());
 // Debian's unprivileged account and group.
 const NOBODY = 65534;
 
@@ -165,5 +173,54 @@ describe('--user, --group and the socket owner', () => {
       expect(result.stderr).toContain(`no such ${what}: ${name}`);
       expect(fs.existsSync(socket)).toBe(false);
     }
+  });
+});
+
+describe('an app module that --user cannot read', () => {
+  /** Serves `app` as nobody (its socket in a fresh root-only directory) and returns how it ended. */
+  function serveAsNobody(app: string): { status: number | null; stderr: string } {
+    const result = spawnSync(
+      process.execPath,
+      [SLUICE_BIN, 'serve', app, '--workers', '0', '--scgi', `unix:${rootOnlySocket()}`, ...dropArgs],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    return { status: result.status, stderr: result.stderr };
+  }
+
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sl-app-'));
+    fs.chmodSync(dir, 0o755);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  itAsRoot('in a directory only root may search: permission denied, not "does not exist"', () => {
+    const hidden = path.join(dir, 'hidden');
+    fs.mkdirSync(hidden, { mode: 0o700 });
+    fs.copyFileSync(APP, path.join(hidden, 'app.mjs'));
+    const result = serveAsNobody(path.join(hidden, 'app.mjs'));
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      `${hidden}/app.mjs cannot be read by uid ${NOBODY}: permission denied (EACCES)`,
+    );
+    expect(result.stderr).not.toContain('does not exist');
+  });
+
+  itAsRoot('a file only root may read: permission denied', () => {
+    const open = path.join(dir, 'open');
+    fs.mkdirSync(open, { mode: 0o755 });
+    fs.chmodSync(open, 0o755);
+    const app = path.join(open, 'app.mjs');
+    fs.copyFileSync(APP, app);
+    fs.chmodSync(app, 0o600);
+    const result = serveAsNobody(app);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(`${app} cannot be read by uid ${NOBODY}: permission denied (EACCES)`);
+  });
+
+  itAsRoot('a module that is not there still does not exist', () => {
+    const result = serveAsNobody(path.join(dir, 'missing.mjs'));
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('does not exist');
   });
 });

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { pattern, sha256 } from '../helpers/bytes';
-import { havePhpFpm, PHP_PROBE, startPhpFpm, type PhpFpm } from '../helpers/php-fpm';
+import { havePhpFpm, startPhpFpm, type PhpFpm } from '../helpers/php-fpm';
 
 const MiB = 1024 * 1024;
 
@@ -299,7 +299,7 @@ describe('the sluice/client library', () => {
   afterAll(() => fpm?.stop());
 
   const request = (args: string[], stdin?: Buffer): Promise<Run> =>
-    sluice(['request', '--connect', fpm.address, '--env', `SCRIPT_FILENAME=${PHP_PROBE}`, ...args], {
+    sluice(['request', '--connect', fpm.address, '--env', `SCRIPT_FILENAME=${fpm.probe}`, ...args], {
       stdin,
     });
 

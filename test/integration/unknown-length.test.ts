@@ -9,7 +9,8 @@ import { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { decodePairs } from '../../src/fastcgi/pairs';
 import { removeTempSocketDirs, startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
-import { until } from '../helpers/fastcgi';
+import { rawRecord, recordListener, until } from '../helpers/fastcgi';
+import { FCGI_END_REQUEST, FCGI_STDOUT } from '../../src/fastcgi/constants';
 import { pidAlive, requireBinary, startFrontEnd, type FrontEnd } from '../helpers/frontends';
 import { request } from '../helpers/http';
 
@@ -271,22 +272,14 @@ function recorder(seen: Recorded[]): net.Server {
   return net.createServer((socket) => {
     const connection = ++connections;
     const types = new Set<number>();
-    let buffer = Buffer.alloc(0);
     let current: { id: number; keepConn: boolean; params: Buffer[]; stdin: Buffer[] } | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      while (buffer.length >= 8) {
-        const type = buffer[1]!;
-        const id = buffer.readUInt16BE(2);
-        const length = buffer.readUInt16BE(4);
-        const total = 8 + length + buffer[6]!;
-        if (buffer.length < total) break;
-        const content = Buffer.from(buffer.subarray(8, 8 + length));
-        buffer = buffer.subarray(total);
+    socket.on(
+      'data',
+      recordListener(({ type, id, content }) => {
         types.add(type);
         if (type === 1) current = { id, keepConn: (content[2]! & 1) === 1, params: [], stdin: [] };
         else if (type === 4) current?.params.push(content);
-        else if (type === 5 && length > 0) current?.stdin.push(content);
+        else if (type === 5 && content.length > 0) current?.stdin.push(content);
         else if (type === 5 && current) {
           const params = new Map<string, string>();
           decodePairs(Buffer.concat(current.params), (name, value) => params.set(name, value));
@@ -301,26 +294,18 @@ function recorder(seen: Recorded[]): net.Server {
           socket.end(answer(current.id));
           current = undefined;
         }
-      }
-    });
+      }),
+    );
     socket.on('error', () => socket.destroy());
   });
 }
 
 /** STDOUT with a small CGI response, the empty STDOUT, then END_REQUEST(REQUEST_COMPLETE). */
 function answer(id: number): Buffer {
-  const record = (type: number, content: Buffer) => {
-    const header = Buffer.alloc(8);
-    header.writeUInt8(1, 0);
-    header.writeUInt8(type, 1);
-    header.writeUInt16BE(id, 2);
-    header.writeUInt16BE(content.length, 4);
-    return Buffer.concat([header, content]);
-  };
   return Buffer.concat([
-    record(6, Buffer.from('Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded')),
-    record(6, Buffer.alloc(0)),
-    record(3, Buffer.alloc(8)),
+    rawRecord(FCGI_STDOUT, id, Buffer.from('Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nrecorded')),
+    rawRecord(FCGI_STDOUT, id),
+    rawRecord(FCGI_END_REQUEST, id, Buffer.alloc(8)),
   ]);
 }
 

@@ -1,5 +1,6 @@
 // The layering rule of eslint.config.mjs still catches an import from a higher layer.
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -58,3 +59,27 @@ test.each(ALLOWED.map((row, i) => [...row, FORBIDDEN.length + i] as const))(
     expect(messages[i]).toEqual([]);
   },
 );
+
+/** Every module `from` loads, directly or through others, as paths under src/. */
+function importClosure(from: string): string[] {
+  const seen = new Set<string>();
+  const walk = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)) {
+      const target = path.resolve(path.dirname(file), spec);
+      walk(existsSync(`${target}.ts`) ? `${target}.ts` : path.join(target, 'index.ts'));
+    }
+  };
+  walk(path.join(ROOT, from));
+  return [...seen].map((file) => path.relative(path.join(ROOT, 'src'), file));
+}
+
+test('sluice/client loads no server code, not even through the codecs', () => {
+  const server = importClosure('src/client/index.ts').filter(
+    (file) => !/^(client|common|scgi|fastcgi)\//.test(file) && file !== 'errors.ts',
+  );
+  expect(server).toEqual([]);
+  // The codecs it loads are the pure ones: the transports would bring the runtime with them.
+  expect(importClosure('src/client/index.ts')).not.toContain('fastcgi/connection.ts');
+});

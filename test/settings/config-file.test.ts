@@ -1,16 +1,6 @@
 import { checkConfig } from '../../src/settings/config-file';
-import { UsageError } from '../../src/errors';
 import { DEFAULTS, limitsOf, mergeOptions } from '../../src/settings/options';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as UsageError).code;
-  }
-  return undefined;
-}
+import { usageCode } from '../helpers/usage';
 
 describe('config file values', () => {
   test('values are checked and converted like the flags', () => {
@@ -45,7 +35,7 @@ describe('config file values', () => {
     [{ statusAllow: 'unix,300.1.1.1' }, 'ERR_CONFIG_VALUE'],
     [{ app: '' }, 'ERR_CONFIG_VALUE'],
   ])('%j is refused with %s', (data, code) => {
-    expect(codeOf(() => checkConfig(data, 'x.json'))).toBe(code);
+    expect(usageCode(() => checkConfig(data, 'x.json'))).toBe(code);
   });
 
   test('later layers win key by key; limits follow', () => {

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli';
-import { UsageError } from '../../src/errors';
 import { DEFAULT_LIMITS } from '../../src/runtime/limits';
 import { checkConfig } from '../../src/settings/config-file';
 import { defaultText, FIXED_LIMITS, LIMIT_KEYS, OPTIONS, type OptionSpec } from '../../src/settings/table';
+import { usageCode } from '../helpers/usage';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const LIMIT_ROWS = OPTIONS.filter((spec) => spec.limit);
@@ -93,16 +93,6 @@ function markdownTable(file: string, heading: RegExp): Array<Record<string, stri
   return body.map((cells) => Object.fromEntries(titles.map((title, i) => [title, cells[i]])));
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as UsageError).code;
-  }
-  return undefined;
-}
-
 describe('the rows', () => {
   test.each(OPTIONS.map((spec) => [spec.key, spec]))(
     '%s: the key is the long flag in camelCase',
@@ -150,7 +140,7 @@ describe('the config file', () => {
   test.each(OPTIONS.map((spec) => [spec.key, spec]))('%s is a key checkConfig accepts', (key, spec) => {
     const value = spec.default;
     if (value === undefined || value === null) {
-      expect(codeOf(() => checkConfig({ [key]: 'x' }, 'x.json'))).not.toBe('ERR_CONFIG_KEY');
+      expect(usageCode(() => checkConfig({ [key]: 'x' }, 'x.json'))).not.toBe('ERR_CONFIG_KEY');
       return;
     }
     // The default written as a config file would hold it reads back as the default.

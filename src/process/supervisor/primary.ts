@@ -96,12 +96,26 @@ export class Primary {
    * fixed descriptor numbers, inherited ones at their own (the IPC channel after them all).
    */
   private async holdListeners(): Promise<void> {
-    const inherited = this.listeners.flatMap((l) => (l.address.kind === 'fd' ? [l.address.fd] : []));
+    const inherited = this.listeners.flatMap((l) =>
+      l.address.kind === 'fd' && l.address.fd >= SD_LISTEN_FDS_START ? [l.address.fd] : [],
+    );
     const highest = inherited.length === 0 ? SD_LISTEN_FDS_START - 1 : Math.max(...inherited);
     const passed: Array<number | 'ignore'> = Array.from(
       { length: highest - SD_LISTEN_FDS_START + 1 },
       (_, i) => (inherited.includes(SD_LISTEN_FDS_START + i) ? SD_LISTEN_FDS_START + i : 'ignore'),
     );
+    // One below 3 (a spawning web server's fd 0) would be the worker's stdin: it goes after them.
+    const renumbered = new Map<number, number>();
+    for (const { address } of this.listeners) {
+      if (address.kind !== 'fd' || address.fd >= SD_LISTEN_FDS_START || renumbered.has(address.fd)) continue;
+      passed.push(address.fd);
+      renumbered.set(address.fd, SD_LISTEN_FDS_START + passed.length - 1);
+    }
+    const inWorker = (listener: ListenerSpec): ListenerSpec =>
+      listener.address.kind === 'fd' && renumbered.has(listener.address.fd)
+        ? { ...listener, address: { ...listener.address, fd: renumbered.get(listener.address.fd)! } }
+        : listener;
+    this.workerListeners = this.listeners.map(inWorker);
     // Round robin (NODE_CLUSTER_SCHED_POLICY=rr) needs node:cluster to own the listeners: it accepts.
     if (canHoldSockets() && process.env.NODE_CLUSTER_SCHED_POLICY !== 'rr') {
       const sockets = socketOptionsOf(this.options, false);
@@ -109,7 +123,7 @@ export class Primary {
       const bound: ListenAddress[] = [];
       for (const listener of this.listeners) {
         if (listener.address.kind === 'fd') {
-          workerListeners.push(listener);
+          workerListeners.push(inWorker(listener));
           bound.push(listener.address);
           this.listenerHandles.push(inheritedHandle(listener.address.fd));
           continue;

@@ -1,0 +1,265 @@
+// sluice started by the real FastCGI spawners, which leave a listening socket on fd 0 (spec §2.2):
+// libfcgi's `cgi-fcgi -start -connect` and `spawn-fcgi`. Each starts the app and exits (spawn-fcgi -n
+// execs it instead); the app runs on until SIGTERM, as a web server's process manager stops it.
+// And lighttpd's mod_fastcgi "bin-path", from the shipped deploy/lighttpd/sluice-fastcgi-spawned.conf:
+// lighttpd is the process manager there, starting max-procs copies and stopping them when it stops.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
+import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
+import { findBinary, freePort, pidAlive, requireBinary, startFrontEnd } from '../helpers/frontends';
+import { serveFiles, stage } from '../helpers/stage';
+
+const PROBE = path.join(REPO_ROOT, 'test', 'fixtures', 'apps', 'probe.mjs');
+// Under CI=true a missing spawner throws here, so the file fails instead of skipping.
+const withCgiFcgi = requireBinary('cgi-fcgi') ? test : test.skip;
+const withSpawnFcgi = requireBinary('spawn-fcgi') ? test : test.skip;
+const withLighttpd = requireBinary('lighttpd') ? test : test.skip;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(command, args, { env, timeout: 15_000 }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? null), stdout, stderr }),
+    );
+  });
+}
+
+/** The directory of a fresh socket path: world-readable, for files the spawned app must read. */
+function stagingDir(socket: string): string {
+  return path.dirname(socket);
+}
+
+/** A wrapper script that execs sluice with `args`: cgi-fcgi -start runs its app without arguments. */
+function wrapper(dir: string, args: string[]): string {
+  const file = path.join(dir, 'sluice-wrapper');
+  const command = [process.execPath, SLUICE_BIN, 'serve', PROBE, ...args].map((a) => `'${a}'`).join(' ');
+  fs.writeFileSync(file, `#!/bin/sh\nexec ${command}\n`, { mode: 0o755 });
+  return file;
+}
+
+async function envOf(address: string): Promise<Record<string, string>> {
+  const reply = await fcgiRequest(address, { params: fcgiParams('GET', '/env') }, 15_000);
+  return JSON.parse(reply.response().body.toString()) as Record<string, string>;
+}
+
+/** The pids of a process's children, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(/\s+/).map(Number);
+}
+
+/** Waits for a pid file, then for the log's "ready"; resolves with the pid. */
+async function started(pidFile: string, logFile: string): Promise<number> {
+  const log = (): string => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
+  await until(() => fs.existsSync(pidFile) && log().includes('"msg":"ready"'), 15_000, log);
+  return Number(fs.readFileSync(pidFile, 'utf8').trim());
+}
+
+/**
+ * SIGTERM, as spawners stop their apps; resolves once the process and every child it had are gone.
+ * It is no child of this test (the spawner exited), so /proc, not an exit event, tells.
+ */
+async function stopAndCheck(pid: number, logFile: string): Promise<void> {
+  const children = childrenOf(pid);
+  process.kill(pid, 'SIGTERM');
+  const gone = (): boolean => ![pid, ...children].some(pidAlive);
+  await until(gone, 15_000, () => fs.readFileSync(logFile, 'utf8'));
+  expect(fs.readFileSync(logFile, 'utf8')).toMatch(/"msg":"stopped"/);
+}
+
+/**
+ * Kills what a failed test left running, by the pid in its pid file (written before the test
+ * learns it): the spawner exited, so nothing else would stop it.
+ */
+function cleanUp(pidFile: string): void {
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  if (pid > 0 && pidAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+describe('cgi-fcgi -start -connect', () => {
+  withCgiFcgi(
+    'starts sluice on its Unix socket; requests through cgi-fcgi -bind; SIGTERM stops it',
+    async () => {
+      const socket = tempSocketPath('cgi-fcgi-start.sock');
+      const dir = stagingDir(socket);
+      const logFile = path.join(dir, 'sluice.log');
+      const pidFile = path.join(dir, 'sluice.pid');
+      const app = wrapper(dir, ['--log-file', logFile, '--pid-file', pidFile]);
+      try {
+        const start = await run(findBinary('cgi-fcgi')!, ['-start', '-connect', socket, app]);
+        expect(start).toMatchObject({ code: 0 });
+        const pid = await started(pidFile, logFile);
+        // One process: the spawner is the process manager.
+        expect(childrenOf(pid)).toEqual([]);
+        const bind = await run(findBinary('cgi-fcgi')!, ['-bind', '-connect', socket], {
+          REQUEST_METHOD: 'GET',
+          REQUEST_URI: '/env?from=cgi-fcgi',
+          QUERY_STRING: 'from=cgi-fcgi',
+          SERVER_PROTOCOL: 'HTTP/1.1',
+          SERVER_NAME: 'localhost',
+          SERVER_PORT: '80',
+        });
+        expect(bind.code).toBe(0);
+        expect(bind.stdout).toMatch(/^Status: 200 OK\r\n/);
+        expect(bind.stdout).toContain('"QUERY_STRING":"from=cgi-fcgi"');
+        expect(await envOf('unix:' + socket)).toMatchObject({ 'sluice.protocol': 'fastcgi' });
+        await stopAndCheck(pid, logFile);
+      } finally {
+        cleanUp(pidFile);
+      }
+    },
+    60_000,
+  );
+});
+
+describe('spawn-fcgi', () => {
+  withSpawnFcgi(
+    '-n: execs sluice on the Unix socket it made, logging to its stderr',
+    async () => {
+      const socket = tempSocketPath('spawn-fcgi.sock');
+      const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [], {
+        launcher: [findBinary('spawn-fcgi')!, '-n', '-s', socket, '-M', '0666', '--'],
+      });
+      try {
+        expect(daemon.addresses.fastcgi).toEqual(['fd:0']);
+        expect(fs.statSync(socket).mode & 0o777).toBe(0o666);
+        for (let i = 0; i < 3; i++)
+          expect(await envOf('unix:' + socket)).toMatchObject({ REQUEST_METHOD: 'GET' });
+        expect(childrenOf(daemon.pid)).toEqual([]);
+      } finally {
+        expect(await daemon.stop()).toBe(0);
+      }
+    },
+    60_000,
+  );
+
+  test.each([
+    ['one process', []],
+    ['--workers 2', ['--workers', '2']],
+  ])(
+    'forked on TCP with --log-file (its stderr is /dev/null), %s: SIGTERM leaves no process behind',
+    async (_name, args) => {
+      if (!requireBinary('spawn-fcgi')) return;
+      const dir = stagingDir(tempSocketPath());
+      const logFile = path.join(dir, 'sluice.log');
+      const pidFile = path.join(dir, 'spawn-fcgi.pid');
+      const port = await freePort();
+      try {
+        const spawned = await run(findBinary('spawn-fcgi')!, [
+          ...['-a', '127.0.0.1', '-p', String(port), '-P', pidFile, '--'],
+          ...[process.execPath, SLUICE_BIN, 'serve', PROBE, '--log-file', logFile, ...args],
+        ]);
+        expect(spawned.code).toBe(0);
+        const pid = await started(pidFile, logFile);
+        expect(await envOf(`127.0.0.1:${port}`)).toMatchObject({ 'sluice.protocol': 'fastcgi' });
+        expect(childrenOf(pid)).toHaveLength(args.length === 0 ? 0 : 2);
+        await stopAndCheck(pid, logFile);
+      } finally {
+        cleanUp(pidFile);
+      }
+    },
+    60_000,
+  );
+});
+
+/** Live processes whose command line runs `sluice serve` from `marker` (a staging dir of one test). */
+function sluiceProcesses(marker: string): Array<{ pid: number; ppid: number }> {
+  const found: Array<{ pid: number; ppid: number }> = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    let cmdline: string;
+    let stat: string;
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!cmdline.includes('sluice serve') || !cmdline.includes(marker) || !pidAlive(pid)) continue;
+    found.push({ pid, ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
+  }
+  return found;
+}
+
+describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () => {
+  withLighttpd(
+    'spawns max-procs single-process copies; serves GET and POST through them; SIGTERM leaves none',
+    async () => {
+      // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
+      // app are staged where that user may read them.
+      const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
+      const command = [
+        process.execPath,
+        staged.at('bin/sluice'),
+        'serve',
+        staged.at('test/fixtures/apps/probe.mjs'),
+      ];
+      const deployFile = 'deploy/lighttpd/sluice-fastcgi-spawned.conf';
+      const maxProcs = Number(
+        /"max-procs" => (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, deployFile), 'utf8'))![1],
+      );
+      expect(maxProcs).toBeGreaterThan(1);
+      const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
+      const copies = (): Array<{ pid: number; ppid: number }> => sluiceProcesses(staged.dir);
+      try {
+        // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
+        const ready = (): number => (lighttpd.errorLog().match(/"msg":"ready"/g) ?? []).length;
+        await until(
+          () => ready() === maxProcs,
+          15_000,
+          () => lighttpd.errorLog(),
+        );
+        expect(lighttpd.errorLog()).toContain('"fdName":"FCGI_LISTENSOCK_FILENO"');
+
+        const env = await fetch(`${lighttpd.baseUrl}/env?through=lighttpd`);
+        expect(env.status).toBe(200);
+        expect(await env.json()).toMatchObject({
+          'sluice.protocol': 'fastcgi',
+          QUERY_STRING: 'through=lighttpd',
+          SERVER_SOFTWARE: expect.stringMatching(/^lighttpd\//) as unknown,
+        });
+        const body = Buffer.alloc(300_000);
+        for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 256;
+        const posted = await fetch(`${lighttpd.baseUrl}/hash`, { method: 'POST', body });
+        expect(posted.status).toBe(200);
+        expect(await posted.json()).toMatchObject({
+          bytes: body.length,
+          sha256: createHash('sha256').update(body).digest('hex'),
+          contentLength: String(body.length),
+        });
+
+        // max-procs copies, each lighttpd's child and a single process (no workers of its own).
+        const running = copies();
+        expect(running).toHaveLength(maxProcs);
+        for (const copy of running) {
+          expect(copy.ppid).toBe(lighttpd.pid);
+          expect(childrenOf(copy.pid)).toEqual([]);
+        }
+
+        // Stopped by PID as its init script would: lighttpd stops its copies, which exit on their own.
+        process.kill(lighttpd.pid, 'SIGTERM');
+        await until(
+          () => copies().length === 0 && !lighttpd.running(),
+          15_000,
+          () => lighttpd.errorLog(),
+        );
+        expect((lighttpd.errorLog().match(/"msg":"stopped"/g) ?? []).length).toBe(maxProcs);
+      } finally {
+        await lighttpd.stop();
+        for (const { pid } of copies()) process.kill(pid, 'SIGKILL');
+        staged.remove();
+      }
+    },
+    60_000,
+  );
+});
