@@ -134,6 +134,12 @@ const ADAPTER_CODES = {
     meaning: 'the fetch handler returned something other than a Response',
   },
   ERR_FORM_TOO_LARGE: { status: 413, meaning: 'readForm(): the body is larger than its limit' },
+  ERR_SESSION_TOO_LARGE: { meaning: 'sessions(): a cookie over 4 KB; logged, the session not saved' },
+  ERR_SESSION_DATA: { meaning: 'sessions(): the session is not a JSON object; logged, not saved' },
+  ERR_SESSION_AFTER_START: {
+    status: 500,
+    meaning: 'sessions(): regenerate() or destroy() after the response started',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A command line, configuration or app module that cannot work; no request is involved. */
@@ -169,6 +175,10 @@ const STARTUP_CODES = {
   ERR_APP_NOT_FUNCTION: { meaning: 'the export is no kind of app' },
   ERR_APP_AMBIGUOUS: { meaning: 'the export has the shape of two kinds of app' },
   ERR_APP_LOAD: { meaning: 'the app module threw while loading' },
+  ERR_SESSION_SECRET: { meaning: 'sessions(): no secret, or one shorter than 32 bytes' },
+  ERR_SESSION_OPTIONS: {
+    meaning: 'sessions(): an unknown store, a bad number, a file store directory that cannot be made',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Codes of log lines (and of FastCGI's FCGI_STDERR line) that no error object carries. */
