@@ -125,7 +125,8 @@ export function sessions(options: SessionsOptions): Middleware {
       return session.pending === null ? write : (chunk) => session.stored().then(() => write(chunk));
     };
     const body = await app(environ, starting);
-    if (isWhole(body)) {
+    // Started already (the common case): the head waits here. Otherwise the body starts the response.
+    if (cookies !== null || isWhole(body)) {
       await session.stored();
       return body;
     }
@@ -133,7 +134,7 @@ export function sessions(options: SessionsOptions): Middleware {
   };
 }
 
-/** A streamed body whose chunks, and end, wait for the session's store write: the head goes out with them. */
+/** A body that calls startResponse as it runs: its chunks, and its end, wait for the store's write, as the head goes out with them. */
 async function* storedFirst(body: Body, session: RequestSession): AsyncGenerator<Chunk> {
   try {
     for await (const chunk of body as Iterable<Chunk> | AsyncIterable<Chunk>) {
@@ -147,7 +148,7 @@ async function* storedFirst(body: Body, session: RequestSession): AsyncGenerator
 }
 
 /** One request's session: loaded before the app runs, saved once when the response starts. */
-class RequestSession implements SessionControl {
+class RequestSession {
   private state: SessionState = 'new';
   private loaded: Loaded | null = null;
   /** A cookie of ours came with the request, even one refused: a session ending clears it. */
@@ -190,7 +191,13 @@ class RequestSession implements SessionControl {
       data = found.data;
     }
     this.environ[SESSION] = data;
-    this.environ[SESSIONS] = this;
+    // The app gets these three alone, not save() and the rest of this object.
+    const control = Object.defineProperty(
+      { regenerate: () => this.regenerate(), destroy: () => this.destroy() },
+      'id',
+      { get: () => this.id, enumerable: true },
+    ) as SessionControl;
+    this.environ[SESSIONS] = Object.freeze(control);
   }
 
   regenerate(): void {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'cookie';
 import { runApp } from '../../src/gateway/driver';
-import type { App, Environ, Middleware } from '../../src/gateway/types';
+import type { App, Environ, Middleware, StartResponse } from '../../src/gateway/types';
 import { FileStore } from '../../src/middleware/session-file-store';
 import { MemoryStore, type SessionStore } from '../../src/middleware/session-store';
 import {
@@ -171,6 +171,7 @@ describe.each(STORES)('%s store', (name, make) => {
     const ids: Array<string | undefined> = [];
     const login: App = (environ, startResponse) => {
       const control = environ[SESSIONS] as SessionControl;
+      expect(Object.keys(control).sort()).toEqual(['destroy', 'id', 'regenerate']);
       ids.push(control.id);
       control.regenerate();
       (environ[SESSION] as SessionData).user = 'ann';
@@ -330,21 +331,46 @@ test('regenerate() or destroy() after the response started throws ERR_SESSION_AF
   ]);
 });
 
-test('a streamed body goes out once the store has the session; a failing store fails the response', async () => {
+/** Three ways an app starts its response: in a lazy body, before returning a stream, with write(). */
+const STARTS: Array<[string, App]> = [
+  [
+    'in a generator body',
+    async function* lazy(environ: Environ, startResponse: StartResponse) {
+      (environ[SESSION] as SessionData).seen = true;
+      startResponse('200 OK', []);
+      yield 'one';
+    } as unknown as App,
+  ],
+  [
+    'before returning a stream',
+    (environ, startResponse) => {
+      (environ[SESSION] as SessionData).seen = true;
+      startResponse('200 OK', []);
+      return (async function* stream() {
+        yield 'one';
+      })();
+    },
+  ],
+  [
+    'with write()',
+    async (environ, startResponse) => {
+      (environ[SESSION] as SessionData).seen = true;
+      await startResponse('200 OK', [])('one');
+      return [];
+    },
+  ],
+];
+
+test.each(STARTS)('a store write holds the head back, started %s', async (_how, app) => {
   const saved = deferred<void>();
-  const transport = new FakeTransport();
-  const store = {
+  const store: SessionStore = {
     get: async () => undefined,
     set: () => saved.promise,
-    delete: async () => undefined,
+    delete: async () => {},
   };
-  async function* streamed(environ: Environ, startResponse: Parameters<App>[1]) {
-    (environ[SESSION] as SessionData).seen = true;
-    startResponse('200 OK', []);
-    yield 'one';
-  }
+  const transport = new FakeTransport();
   const done = runApp(
-    sessions({ secrets: SECRET, store })(streamed as unknown as App),
+    sessions({ secrets: SECRET, store })(app),
     makeEnviron({ signal: transport.signal }),
     transport,
   );
@@ -352,11 +378,18 @@ test('a streamed body goes out once the store has the session; a failing store f
   expect(transport.calls).toEqual([]);
   saved.resolve();
   await done;
-  expect(transport.calls.map((c) => c.type)).toEqual(['head', 'end']);
+  expect(transport.calls[0]).toMatchObject({ type: 'head', status: '200 OK', first: 'one' });
+});
 
-  const failing = { ...store, set: async () => Promise.reject(new Error('disk full')) };
-  const answer = await call(sessions({ secrets: SECRET, store: failing }), counter);
-  expect(answer.status).toBe('500 Internal Server Error');
+test('a failing store fails the response: a 500 while the head is unsent', async () => {
+  const store: SessionStore = {
+    get: async () => undefined,
+    set: async () => Promise.reject(new Error('disk full')),
+    delete: async () => {},
+  };
+  expect((await call(sessions({ secrets: SECRET, store }), counter)).status).toBe(
+    '500 Internal Server Error',
+  );
 });
 
 test('the memory store forgets the least recently used past maxSessions, and warns under workers', async () => {
