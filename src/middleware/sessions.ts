@@ -322,10 +322,13 @@ function makeCarrier(
     const sweepMs = positive(options.sweepInterval, 600, 'sweepInterval') * 1000;
     return storeCarrier(keys, new FileStore(options.directory, sweepMs), maxAge);
   }
-  if (typeof store === 'object' && store !== null && typeof store.get === 'function') {
+  if (isStore(store)) {
     return storeCarrier(keys, store, maxAge);
   }
-  throw new UsageError('ERR_SESSION_OPTIONS', `sessions: unknown store ${JSON.stringify(store)}`);
+  throw new UsageError(
+    'ERR_SESSION_OPTIONS',
+    `sessions: store ${typeof store === 'string' ? store : typeof store} is not 'cookie', 'file', 'memory', nor an object with get, set and delete`,
+  );
 }
 
 /** The data in the cookie: `{ i: id, e: expiry (ms), d: data }` sealed, expiry inside so a replayed old cookie dies. */
@@ -363,6 +366,15 @@ function storeCarrier(keys: SessionKeys, store: SessionStore, maxAge: number): C
     write: (id, json) => ({ value: keys.sign(id), stored: store.set(id, json, maxAge * 1000) }),
     remove: (id) => store.delete(id),
   };
+}
+
+function isStore(value: unknown): value is SessionStore {
+  const store = value as Partial<SessionStore> | null;
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    [store.get, store.set, store.delete].every((method) => typeof method === 'function')
+  );
 }
 
 function parseJson(text: string): unknown {

@@ -264,6 +264,7 @@ test('bad options are refused at start with ERR_SESSION_OPTIONS', () => {
   writeFileSync(file, '');
   for (const options of [
     { store: 'redis' },
+    { store: { get: async () => undefined } },
     { store: 'file' },
     { store: 'file', directory: path.join(file, 'below') },
     { maxAge: 0 },
