@@ -6,6 +6,9 @@
 //   curl -b jar -c jar localhost:8080/         You have visited this page 1 time. (served by process …)
 //   curl -b jar -c jar localhost:8080/         … 2 times, whichever worker answers
 //   curl -b jar -c jar localhost:8080/forget   the session destroyed, its cookie cleared
+//
+// With SESSION_DIR=/some/dir the sessions are files there instead, one per visitor, which the
+// workers share; the cookie then carries only a signed id.
 import { compose, sessions } from 'sluice';
 
 const text = [['Content-Type', 'text/plain; charset=utf-8']];
@@ -23,5 +26,7 @@ function counter(environ, startResponse) {
   return [`You have visited this page ${session.count} ${times}. (served by process ${process.pid})\n`];
 }
 
+const store = process.env.SESSION_DIR ? { store: 'file', directory: process.env.SESSION_DIR } : {};
+
 // Without SESSION_SECRET (32 bytes or more) the daemon refuses to start: ERR_SESSION_SECRET.
-export default compose(counter, sessions({ secrets: process.env.SESSION_SECRET }));
+export default compose(counter, sessions({ secrets: process.env.SESSION_SECRET, ...store }));

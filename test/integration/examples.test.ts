@@ -146,32 +146,39 @@ test('toolkit: query, request id, compression, form, the 500 and one access line
   }
 });
 
-test('sessions: the cookie store counts one visitor across two workers, and forgets on /forget', async () => {
-  // Round robin, so that both workers answer the same visitor.
-  const daemon = await startDaemon('examples/sessions.mjs', ['--http', '127.0.0.1:0', '--workers', '2'], {
-    env: { SESSION_SECRET: 'x'.repeat(32), NODE_CLUSTER_SCHED_POLICY: 'rr' },
-  });
-  const port = Number(daemon.addresses.http![0].split(':').pop());
-  try {
-    let cookie = '';
-    const pids = new Set<string>();
-    for (let visit = 1; pids.size < 2; visit++) {
-      if (visit > 20) throw new Error('one worker answered 20 visits in a row');
-      const response = await request({ port, path: '/', headers: cookie === '' ? {} : { Cookie: cookie } });
-      const answer = /^You have visited this page (\d+) times?\. \(served by process (\d+)\)\n$/.exec(
-        response.body.toString(),
-      );
-      expect(answer?.[1]).toBe(String(visit));
-      pids.add(answer![2]);
-      cookie = response.headers['set-cookie']![0].split(';')[0];
+test.each(['cookie', 'file'])(
+  'sessions: the %s store counts one visitor across two workers, and forgets on /forget',
+  async (store) => {
+    // The example makes the directory.
+    const dir = store === 'file' ? mkdtempSync(path.join(tmpdir(), 'sluice-sessions-')) : undefined;
+    const env = dir === undefined ? {} : { SESSION_DIR: path.join(dir, 'sessions') };
+    // Round robin, so that both workers answer the same visitor.
+    const daemon = await startDaemon('examples/sessions.mjs', ['--http', '127.0.0.1:0', '--workers', '2'], {
+      env: { ...env, SESSION_SECRET: 'x'.repeat(32), NODE_CLUSTER_SCHED_POLICY: 'rr' },
+    });
+    const port = Number(daemon.addresses.http![0].split(':').pop());
+    try {
+      let cookie = '';
+      const pids = new Set<string>();
+      for (let visit = 1; pids.size < 2; visit++) {
+        if (visit > 20) throw new Error('one worker answered 20 visits in a row');
+        const response = await request({ port, path: '/', headers: cookie === '' ? {} : { Cookie: cookie } });
+        const answer = /^You have visited this page (\d+) times?\. \(served by process (\d+)\)\n$/.exec(
+          response.body.toString(),
+        );
+        expect(answer?.[1]).toBe(String(visit));
+        pids.add(answer![2]);
+        cookie = response.headers['set-cookie']![0].split(';')[0];
+      }
+      const forget = await request({ port, path: '/forget', headers: { Cookie: cookie } });
+      expect(forget.headers['set-cookie']![0]).toMatch(/^sluice_session=; Max-Age=0;/);
+      expect((await request({ port, path: '/' })).body.toString()).toMatch(/visited this page 1 time\./);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     }
-    const forget = await request({ port, path: '/forget', headers: { Cookie: cookie } });
-    expect(forget.headers['set-cookie']![0]).toMatch(/^sluice_session=; Max-Age=0;/);
-    expect((await request({ port, path: '/' })).body.toString()).toMatch(/visited this page 1 time\./);
-  } finally {
-    expect(await daemon.stop()).toBe(0);
-  }
-});
+  },
+);
 
 test('sessions: without SESSION_SECRET the daemon refuses to start', () => {
   const env = { ...process.env };
