@@ -159,8 +159,10 @@ test.each(['cookie', 'file'])(
     const port = Number(daemon.addresses.http![0].split(':').pop());
     try {
       let cookie = '';
+      let visits = 0;
       const pids = new Set<string>();
-      for (let visit = 1; pids.size < 2; visit++) {
+      while (pids.size < 2) {
+        const visit = ++visits;
         if (visit > 20) throw new Error('one worker answered 20 visits in a row');
         const response = await request({ port, path: '/', headers: cookie === '' ? {} : { Cookie: cookie } });
         const answer = /^You have visited this page (\d+) times?\. \(served by process (\d+)\)\n$/.exec(
@@ -172,7 +174,10 @@ test.each(['cookie', 'file'])(
       }
       const forget = await request({ port, path: '/forget', headers: { Cookie: cookie } });
       expect(forget.headers['set-cookie']![0]).toMatch(/^sluice_session=; Max-Age=0;/);
-      expect((await request({ port, path: '/' })).body.toString()).toMatch(/visited this page 1 time\./);
+      // A file session is gone with its file; a copy of a cookie session's cookie holds until it expires.
+      const replayed = await request({ port, path: '/', headers: { Cookie: cookie } });
+      const count = store === 'file' ? '1 time' : `${visits + 1} times`;
+      expect(replayed.body.toString()).toContain(`visited this page ${count}.`);
     } finally {
       expect(await daemon.stop()).toBe(0);
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
