@@ -10,7 +10,7 @@ import {
 import { UsageError } from '../errors';
 
 /** A secret as short as this could be guessed offline from one signed cookie. */
-export const MIN_SECRET_BYTES = 32;
+const MIN_SECRET_BYTES = 32;
 
 /** A secret: a string (its UTF-8 bytes count) or raw bytes. */
 export type Secret = string | Uint8Array;

@@ -14,7 +14,7 @@ export const SESSION = 'sluice.session';
 export const SESSIONS = 'sluice.sessions';
 
 /** What browsers keep of one cookie, name and value and attributes (RFC 6265 §6.1's minimum). */
-export const MAX_COOKIE_BYTES = 4096;
+const MAX_COOKIE_BYTES = 4096;
 
 /** A session's data: any JSON-serializable object. */
 export type SessionData = Record<string, unknown>;
@@ -134,7 +134,10 @@ export function sessions(options: SessionsOptions): Middleware {
   };
 }
 
-/** A body that calls startResponse as it runs: its chunks, and its end, wait for the store's write, as the head goes out with them. */
+/**
+ * A body that calls startResponse as it runs: its chunks, and its end, wait for the store's write,
+ * since the head goes out with the first of them.
+ */
 async function* storedFirst(body: Body, session: RequestSession): AsyncGenerator<Chunk> {
   try {
     for await (const chunk of body as Iterable<Chunk> | AsyncIterable<Chunk>) {
