@@ -11,6 +11,7 @@ import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/d
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
 import { findBinary, freePort, pidAlive, requireBinary, startFrontEnd } from '../helpers/frontends';
 import { serveFiles, stage } from '../helpers/stage';
+import { childrenOf, killLeftovers, sluiceProcesses } from '../helpers/spawned-processes';
 
 const PROBE = path.join(REPO_ROOT, 'test', 'fixtures', 'apps', 'probe.mjs');
 // Under CI=true a missing spawner throws here, so the file fails instead of skipping.
@@ -48,12 +49,6 @@ function wrapper(dir: string, args: string[]): string {
 async function envOf(address: string): Promise<Record<string, string>> {
   const reply = await fcgiRequest(address, { params: fcgiParams('GET', '/env') }, 15_000);
   return JSON.parse(reply.response().body.toString()) as Record<string, string>;
-}
-
-/** The pids of a process's children, from /proc (Linux). */
-function childrenOf(pid: number): number[] {
-  const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  return text === '' ? [] : text.split(/\s+/).map(Number);
 }
 
 /** Waits for a pid file, then for the log's "ready"; resolves with the pid. */
@@ -171,26 +166,6 @@ describe('spawn-fcgi', () => {
   );
 });
 
-/** Live processes whose command line runs `sluice serve` from `marker` (a staging dir of one test). */
-function sluiceProcesses(marker: string): Array<{ pid: number; ppid: number }> {
-  const found: Array<{ pid: number; ppid: number }> = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    let cmdline: string;
-    let stat: string;
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (!cmdline.includes('sluice serve') || !cmdline.includes(marker) || !pidAlive(pid)) continue;
-    found.push({ pid, ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
-  }
-  return found;
-}
-
 describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () => {
   withLighttpd(
     'spawns max-procs single-process copies; serves GET and POST through them; SIGTERM leaves none',
@@ -210,7 +185,7 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
       );
       expect(maxProcs).toBeGreaterThan(1);
       const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
-      const copies = (): Array<{ pid: number; ppid: number }> => sluiceProcesses(staged.dir);
+      const copies = () => sluiceProcesses(staged.dir);
       try {
         // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
         const ready = (): number => (lighttpd.errorLog().match(/"msg":"ready"/g) ?? []).length;
@@ -256,7 +231,7 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
         expect((lighttpd.errorLog().match(/"msg":"stopped"/g) ?? []).length).toBe(maxProcs);
       } finally {
         await lighttpd.stop();
-        for (const { pid } of copies()) process.kill(pid, 'SIGKILL');
+        killLeftovers(staged.dir);
         staged.remove();
       }
     },
