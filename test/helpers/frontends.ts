@@ -816,7 +816,10 @@ function prepare(
       return {
         configFile,
         deployFile: renderedDeploy,
-        argv: [binary, '-d', prefix, '-f', configFile, '-DFOREGROUND'],
+        argv: [
+          ...[binary, '-d', prefix, '-f', configFile, '-DFOREGROUND'],
+          ...(options.documentRoot === undefined ? [] : ['-DSLUICE_FCGID']),
+        ],
       };
     case 'lighttpd':
       return { configFile, deployFile: renderedDeploy, argv: [binary, '-D', '-f', configFile] };
