@@ -167,33 +167,49 @@ describe('spawn-fcgi', () => {
 });
 
 describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () => {
+  const deployFile = 'deploy/lighttpd/sluice-fastcgi-spawned.conf';
+  const maxProcs = Number(
+    /"max-procs" => (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, deployFile), 'utf8'))![1],
+  );
+
+  /** lighttpd spawning the staged sluice and probe app, once every copy logged "ready". */
+  async function spawning() {
+    // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
+    // app are staged where that user may read them.
+    const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
+    const command = [
+      process.execPath,
+      staged.at('bin/sluice'),
+      'serve',
+      staged.at('test/fixtures/apps/probe.mjs'),
+    ];
+    const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
+    const logged = (msg: string): number =>
+      (lighttpd.errorLog().match(new RegExp(`"msg":"${msg}"`, 'g')) ?? []).length;
+    // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
+    await until(
+      () => logged('ready') === maxProcs,
+      15_000,
+      () => lighttpd.errorLog(),
+    );
+    return {
+      lighttpd,
+      logged,
+      copies: () => sluiceProcesses(staged.dir),
+      async cleanUp() {
+        await lighttpd.stop();
+        killLeftovers(staged.dir);
+        staged.remove();
+      },
+    };
+  }
+
   withLighttpd(
     'spawns max-procs single-process copies; serves GET and POST through them; SIGTERM leaves none',
     async () => {
-      // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
-      // app are staged where that user may read them.
-      const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
-      const command = [
-        process.execPath,
-        staged.at('bin/sluice'),
-        'serve',
-        staged.at('test/fixtures/apps/probe.mjs'),
-      ];
-      const deployFile = 'deploy/lighttpd/sluice-fastcgi-spawned.conf';
-      const maxProcs = Number(
-        /"max-procs" => (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, deployFile), 'utf8'))![1],
-      );
       expect(maxProcs).toBeGreaterThan(1);
-      const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
-      const copies = () => sluiceProcesses(staged.dir);
+      const { lighttpd, logged, copies, cleanUp } = await spawning();
       try {
-        // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
-        const ready = (): number => (lighttpd.errorLog().match(/"msg":"ready"/g) ?? []).length;
-        await until(
-          () => ready() === maxProcs,
-          15_000,
-          () => lighttpd.errorLog(),
-        );
         expect(lighttpd.errorLog()).toContain('"fdName":"FCGI_LISTENSOCK_FILENO"');
 
         const env = await fetch(`${lighttpd.baseUrl}/env?through=lighttpd`);
@@ -228,11 +244,41 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
           15_000,
           () => lighttpd.errorLog(),
         );
-        expect((lighttpd.errorLog().match(/"msg":"stopped"/g) ?? []).length).toBe(maxProcs);
+        expect(logged('stopped')).toBe(maxProcs);
       } finally {
-        await lighttpd.stop();
-        killLeftovers(staged.dir);
-        staged.remove();
+        await cleanUp();
+      }
+    },
+    60_000,
+  );
+
+  withLighttpd(
+    'a copy killed with SIGKILL is started again at once; requests meanwhile go to the others',
+    async () => {
+      const { lighttpd, logged, copies, cleanUp } = await spawning();
+      try {
+        const [victim] = copies();
+        process.kill(victim!.pid, 'SIGKILL');
+        const statuses: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const response = await fetch(`${lighttpd.baseUrl}/env`);
+          await response.arrayBuffer();
+          statuses.push(response.status);
+        }
+        // lighttpd found its socket refusing, disabled it for "disable-time" and used another copy.
+        expect(statuses).toEqual(Array(10).fill(200));
+        await until(
+          () => logged('ready') === maxProcs + 1,
+          15_000,
+          () => lighttpd.errorLog(),
+        );
+        const running = copies();
+        expect(running).toHaveLength(maxProcs);
+        expect(running.map((copy) => copy.pid)).not.toContain(victim!.pid);
+        expect(running.every((copy) => copy.ppid === lighttpd.pid)).toBe(true);
+        expect(lighttpd.errorLog()).toContain('child signalled: 9');
+      } finally {
+        await cleanUp();
       }
     },
     60_000,
