@@ -2,10 +2,13 @@
 // libfcgi's `cgi-fcgi -start -connect` and `spawn-fcgi`. Each starts the app and exits (spawn-fcgi -n
 // execs it instead); the app runs on until SIGTERM, as a web server's process manager stops it.
 // And lighttpd's mod_fastcgi "bin-path", from the shipped deploy/lighttpd/sluice-fastcgi-spawned.conf:
-// lighttpd is the process manager there, starting max-procs copies and stopping them when it stops.
+// lighttpd is the process manager there, starting max-procs copies, starting one again when it dies
+// and stopping them when it stops. spawn-fcgi and cgi-fcgi are no process managers: nothing restarts a
+// copy that dies.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
@@ -133,6 +136,29 @@ describe('spawn-fcgi', () => {
       } finally {
         expect(await daemon.stop()).toBe(0);
       }
+    },
+    60_000,
+  );
+
+  withSpawnFcgi(
+    'nothing restarts a sluice killed with SIGKILL: its socket file stays and refuses connections',
+    async () => {
+      const socket = tempSocketPath('spawn-fcgi-killed.sock');
+      const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [], {
+        launcher: [findBinary('spawn-fcgi')!, '-n', '-s', socket, '-M', '0666', '--'],
+      });
+      daemon.child.kill('SIGKILL');
+      expect(await daemon.exited).toMatchObject({ signal: 'SIGKILL' });
+      expect(fs.existsSync(socket)).toBe(true);
+      const refused = await new Promise<string | undefined>((resolve) => {
+        const connection = net.connect(socket);
+        connection.once('connect', () => {
+          connection.destroy();
+          resolve(undefined);
+        });
+        connection.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      });
+      expect(refused).toBe('ECONNREFUSED');
     },
     60_000,
   );
