@@ -128,7 +128,11 @@ describe('Apache mod_fcgid (deploy/apache/sluice-fcgid.conf, fcgid/.htaccess, fc
         timeoutMs: 30_000,
       });
       expect(posted.status).toBe(200);
-      expect(JSON.parse(posted.body.toString())).toMatchObject({ bytes: body.length, sha256: sha256(body) });
+      expect(JSON.parse(posted.body.toString())).toMatchObject({
+        bytes: body.length,
+        sha256: sha256(body),
+        contentLength: String(body.length),
+      });
       const streamed = await requestStream({
         port: apache.port,
         path: `/stream?bytes=${10 * MiB}`,
