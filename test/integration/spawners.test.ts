@@ -199,7 +199,7 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
   );
 
   /** lighttpd spawning the staged sluice and probe app, once every copy logged "ready". */
-  async function spawning() {
+  async function spawning(args: string[] = []) {
     // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
     // app are staged where that user may read them.
     const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
@@ -208,6 +208,7 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
       staged.at('bin/sluice'),
       'serve',
       staged.at('test/fixtures/apps/probe.mjs'),
+      ...args,
     ];
     const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
     const logged = (msg: string): number =>
@@ -307,6 +308,39 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
         expect(running.map((copy) => copy.pid)).not.toContain(victim!.pid);
         expect(running.every((copy) => copy.ppid === lighttpd.pid)).toBe(true);
         expect(lighttpd.errorLog()).toContain('child signalled: 9');
+      } finally {
+        await cleanUp();
+      }
+    },
+    60_000,
+  );
+  withLighttpd(
+    'graceful restart (SIGUSR1): the request under way finishes, then every copy is stopped and replaced',
+    async () => {
+      // At debug level, each copy logs the connections it accepts.
+      const { lighttpd, logged, copies, cleanUp } = await spawning(['--log-level', 'debug']);
+      try {
+        const before = copies().map((copy) => copy.pid);
+        const slow = fetch(`${lighttpd.baseUrl}/slow?ms=1500`).then(async (r) => [r.status, await r.text()]);
+        // Under way once a copy accepted lighttpd's connection for it.
+        await until(
+          () => logged('connection opened') === 1,
+          10_000,
+          () => lighttpd.errorLog(),
+        );
+        process.kill(lighttpd.pid, 'SIGUSR1');
+        expect(await slow).toEqual([200, 'slept 1500\n']);
+        await until(
+          () => logged('stopped') === maxProcs && logged('ready') === 2 * maxProcs,
+          20_000,
+          () => lighttpd.errorLog(),
+        );
+        const after = copies();
+        expect(after).toHaveLength(maxProcs);
+        expect(after.some((copy) => before.includes(copy.pid))).toBe(false);
+        expect(lighttpd.running()).toBe(true);
+        expect((await fetch(`${lighttpd.baseUrl}/env`)).status).toBe(200);
+        expect(lighttpd.errorLog()).toContain('graceful shutdown started');
       } finally {
         await cleanUp();
       }
