@@ -10,6 +10,16 @@ export interface SpawnedProcess {
   uid: number;
 }
 
+/** A user's id, from /etc/passwd. */
+export function uidOf(user: string): number {
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${user}:`));
+  if (line === undefined) throw new Error(`no user ${user} in /etc/passwd`);
+  return Number(line.split(':')[2]);
+}
+
 /** The pids of a process's children. */
 export function childrenOf(pid: number): number[] {
   const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();

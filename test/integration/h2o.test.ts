@@ -10,7 +10,7 @@ import { until } from '../helpers/fastcgi';
 import { startFrontEnd, type FrontEnd } from '../helpers/frontends';
 import { pattern, sha256 } from '../helpers/bytes';
 import { request } from '../helpers/http';
-import { childrenOf, killLeftovers, sluiceProcesses } from '../helpers/spawned-processes';
+import { childrenOf, killLeftovers, sluiceProcesses, uidOf } from '../helpers/spawned-processes';
 import { serveFiles, stage } from '../helpers/stage';
 import { interopSuite, waitForLog } from './interop-cases';
 
@@ -173,13 +173,7 @@ describe('h2o fastcgi.spawn (deploy/h2o/h2o-fastcgi-spawn.conf)', () => {
         const [copy, ...others] = run.copies();
         expect(others).toEqual([]);
         expect(childrenOf(copy!.pid)).toEqual([]);
-        if (process.getuid?.() === 0) {
-          const nobody = fs
-            .readFileSync('/etc/passwd', 'utf8')
-            .split('\n')
-            .find((line) => line.startsWith('nobody:'))!;
-          expect(copy!.uid).toBe(Number(nobody.split(':')[2]));
-        }
+        if (process.getuid?.() === 0) expect(copy!.uid).toBe(uidOf('nobody'));
 
         const env = await request({ port: h2o.port, path: '/env?via=spawn' });
         expect(JSON.parse(env.body.toString())).toMatchObject({
