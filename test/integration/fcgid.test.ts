@@ -246,6 +246,29 @@ describe('Apache mod_fcgid (deploy/apache/sluice-fcgid.conf, fcgid/.htaccess, fc
   );
 
   withFcgid(
+    'graceful restart (SIGUSR1): a request sent before it is answered, every copy gets SIGTERM, new ones follow',
+    async () => {
+      expect((await request({ port: apache.port, path: '/env', timeoutMs: 30_000 })).status).toBe(200);
+      const before = copies();
+      expect(before.length).toBeGreaterThan(0);
+      const slow = request({ port: apache.port, path: '/slow?ms=1000', timeoutMs: 30_000 });
+      process.kill(apache.pid, 'SIGUSR1');
+      expect((await slow).status).toBe(200);
+      // mod_fcgid's process manager restarts with Apache and stops the copies it had.
+      await until(
+        () => copies().every((copy) => !before.some((old) => old.pid === copy.pid)),
+        15_000,
+        () => mainLog(),
+      );
+      for (const copy of before) expect(mainLog()).toContain(`"pid":${copy.pid},"msg":"stopped"`);
+      expect(apache.running()).toBe(true);
+      expect((await request({ port: apache.port, path: '/env', timeoutMs: 30_000 })).status).toBe(200);
+      expect(copies().length).toBeGreaterThan(0);
+    },
+    60_000,
+  );
+
+  withFcgid(
     'Apache stopped by PID stops every copy: no orphans',
     async () => {
       await Promise.all(
