@@ -152,6 +152,7 @@ const STARTUP_CODES = {
   ERR_USAGE_PING: { meaning: 'ping over SCGI without --path' },
   ERR_USAGE_BRIDGE: { meaning: 'bridge: an unknown option, a bad value, no server' },
   ERR_USAGE_ALLOW: { meaning: 'an --allow entry that is not an IP address or range' },
+  ERR_USAGE_STATIC: { meaning: 'a --static directory that is missing, unreadable or not a directory' },
   ERR_CONFIG_READ: { meaning: 'the --config file cannot be read' },
   ERR_CONFIG_SYNTAX: { meaning: 'the --config file is not a JSON object' },
   ERR_CONFIG_KEY: { meaning: 'a --config key that is no setting' },
