@@ -15,6 +15,7 @@ jest.setTimeout(120_000);
 
 // Evaluated at collection time: under CI=true a missing nginx throws here and fails the file.
 const withNginx = requireBinary('nginx');
+const withSystemd = requireBinary('systemd-analyze');
 
 /** The socket the generated deploy files name, and the one the test harness rewrites. */
 const CANONICAL_SOCKET = 'unix:/run/sluice/fastcgi.sock';
@@ -80,6 +81,19 @@ describe.each(TEMPLATES)('the %s template', (template) => {
     );
     if (installed.status !== 0) throw new Error(`npm install failed:\n${installed.stderr}`);
     expect(fs.realpathSync(path.join(dir(), 'node_modules', 'sluice'))).toBe(fs.realpathSync(sluice.dir));
+
+    if (withSystemd) {
+      // Once installed, the unit's ExecStart= exists: systemd's own check of keys and paths.
+      const verified = run(
+        'systemd-analyze',
+        ['verify', '--man=no', `./${name}.service`],
+        path.join(dir(), 'deploy'),
+      );
+      expect({ status: verified.status, output: `${verified.stdout}${verified.stderr}`.trim() }).toEqual({
+        status: 0,
+        output: '',
+      });
+    }
 
     const tested = run('npm', ['test'], dir());
     if (tested.status !== 0) throw new Error(`npm test failed:\n${tested.stdout}\n${tested.stderr}`);
