@@ -46,6 +46,14 @@ export function staticFiles(mounts: readonly StaticMount[]): Middleware {
     async (environ, start) => {
       const match = environ['sluice.protocol'] === 'http' ? matchMount(byLength, environ) : undefined;
       if (match === undefined) return app(environ, start);
+      // As a front end's static location: a file takes no other method, and the app never sees one.
+      if (environ.REQUEST_METHOD !== 'GET' && environ.REQUEST_METHOD !== 'HEAD') {
+        start('405 Method Not Allowed', [
+          ['Allow', 'GET, HEAD'],
+          ['Content-Type', 'text/plain; charset=utf-8'],
+        ]);
+        return 'Method Not Allowed\n';
+      }
       if (!(await staysInside(match.mount.root, match.rest))) {
         environ['sluice.log'].warn({ uri: environ.REQUEST_URI }, 'static file outside its directory refused');
         start('403 Forbidden', [['Content-Type', 'text/plain; charset=utf-8']]);

@@ -94,6 +94,9 @@ export async function serveWith(
 ): Promise<Serving> {
   const log = parts.log;
   const mounts = staticMounts(options.static);
+  if (mounts.length > 0 && !listeners.some((l) => l.protocol === 'http')) {
+    log.warn('--static serves files on the --http listener only, and none is given: no file is served');
+  }
   const accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog, role.slot);
   const meter = new Meter({ log, accessLog, slowMs: options.slowLogMs ?? Infinity });
   let loaded: () => void = () => undefined;

@@ -138,6 +138,11 @@ describe('files', () => {
     expect([other.status, other.body.toString()]).toEqual([200, 'app /staticky/site.css\n']);
   });
 
+  test('another method than GET or HEAD: 405, the app not run', async () => {
+    const response = await request({ port: http, path: '/static/site.css', method: 'POST', body: 'x=1' });
+    expect([response.status, response.headers.allow]).toEqual([405, 'GET, HEAD']);
+  });
+
   test('the ping path stays the daemon’s under a static prefix', async () => {
     expect((await get('/static/ping')).body.toString()).toBe('pong\n');
   });
