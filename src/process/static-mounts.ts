@@ -5,16 +5,16 @@ import { UsageError } from '../errors';
 import type { StaticMount } from '../middleware/static-files';
 
 /**
- * Each `PREFIX=DIR` (as the settings table checked it) with DIR's real path, relative to the
- * working directory like the app module (after --chdir).
+ * Each `PREFIX=DIR` (as the settings table checked it) with DIR's real path, relative to `cwd`:
+ * the working directory, like the app module (after --chdir, which check-config does not enter).
  *
  * @throws UsageError `ERR_USAGE_STATIC` when DIR is missing, unreadable or not a directory.
  */
-export function staticMounts(specs: readonly string[]): StaticMount[] {
+export function staticMounts(specs: readonly string[], cwd = process.cwd()): StaticMount[] {
   return specs.map((spec) => {
     const equals = spec.indexOf('=');
     const prefix = spec.slice(0, equals);
-    const dir = path.resolve(spec.slice(equals + 1));
+    const dir = path.resolve(cwd, spec.slice(equals + 1));
     let root: string;
     try {
       root = realpathSync(dir);

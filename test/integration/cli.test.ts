@@ -76,6 +76,10 @@ describe('help and usage', () => {
       'a missing --static directory',
       ['serve', 'examples/hello.mjs', '--http', ':0', '--static', '/s=no-such-dir'],
     ],
+    [
+      'check-config with a missing --static directory',
+      ['check-config', 'examples/hello.mjs', '--static', '/s=no-such-dir'],
+    ],
   ])('%s is a usage error with exit code 2', (_name, args) => {
     const result = sluice(...args);
     expect(result.status).toBe(2);
