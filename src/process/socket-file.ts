@@ -1,7 +1,7 @@
 // Unix socket files: made listening under a temporary name, renamed into place, removed only while still ours.
 import { lstat, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
+import { socketBindingName } from '../common/address';
 import { UsageError } from '../errors';
 import type { Logger } from './logger';
 
@@ -15,16 +15,14 @@ export interface OwnSocketFile {
   readonly ino: number;
 }
 
-let temporaries = 0;
-
 /**
- * Where a socket is bound before it listens: in the same directory (rename() stays on one file
- * system), under a name as short as a short socket name, so that it fits in sun_path wherever the
- * path does. The name carries this process's id: one found there is a dead process's, removed.
+ * Where a socket is bound before it listens: in the same directory, since rename() stays on one file
+ * system. The name carries this process's id: a socket found there is a dead process's, removed.
  */
 export async function temporarySocketPath(socketPath: string): Promise<string> {
-  const temporary = path.join(path.dirname(socketPath), `.sl${process.pid}.${temporaries++}`);
-  await unlink(temporary).catch(() => undefined);
+  const temporary = socketBindingName(socketPath, process.pid);
+  const stats = await lstat(temporary).catch(() => null);
+  if (stats?.isSocket()) await unlink(temporary);
   return temporary;
 }
 
