@@ -1,6 +1,7 @@
 // Unix socket files: made listening under a temporary name, renamed into place, removed only while still ours.
 import { lstat, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { socketBindingName } from '../common/address';
 import { UsageError } from '../errors';
 import type { Logger } from './logger';
@@ -40,11 +41,18 @@ export async function checkSocketPath(socketPath: string): Promise<void> {
   if (!stats.isSocket()) {
     throw new UsageError('ERR_LISTEN', `${socketPath} exists and is not a socket; refusing to replace it`);
   }
-  // Replacing a live server's socket would silently steal its traffic.
-  if (await answers(socketPath)) {
-    throw new UsageError('ERR_LISTEN', `${socketPath} is in use by a running server`);
+  // Replacing a live server's socket would silently steal its traffic. A daemon told to stop a
+  // moment ago may still answer until its workers have closed their copies: asked again shortly.
+  for (let probe = 1; await answers(socketPath); probe++) {
+    if (probe === LIVE_PROBES)
+      throw new UsageError('ERR_LISTEN', `${socketPath} is in use by a running server`);
+    await sleep(LIVE_PROBE_INTERVAL_MS);
   }
 }
+
+/** A socket still answering after this many probes, this far apart, is a live server's. */
+const LIVE_PROBES = 3;
+const LIVE_PROBE_INTERVAL_MS = 100;
 
 /** checkSocketPath(), then the stale socket removed: for a listener bound by another means than a rename. */
 export async function removeStaleSocket(socketPath: string): Promise<void> {

@@ -1,7 +1,7 @@
 // A socket that exists accepts: from the moment its file appears, a connection waits in the backlog
 // until a worker takes it, through the start, the crash of the only worker and a reload; a daemon
 // started on the path of one that stops takes the path over, and the stopping one leaves it alone.
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 
@@ -15,6 +15,8 @@ interface Traffic {
   sent: number;
   /** ECONNREFUSED or ENOENT: nothing listened at the path. */
   refused: number;
+  /** When the last of them was refused (Date.now()). */
+  lastRefusedAt: number;
   /** Connected, but no complete 200. */
   failed: number;
   errors: string[];
@@ -30,6 +32,7 @@ function trafficTo(socket: string): { traffic: Traffic; idle(): Promise<void>; s
   const traffic: Traffic = {
     sent: 0,
     refused: 0,
+    lastRefusedAt: 0,
     failed: 0,
     errors: [],
     answeredBy: new Map(),
@@ -48,8 +51,10 @@ function trafficTo(socket: string): { traffic: Traffic; idle(): Promise<void>; s
       traffic.answeredBy.set(pid, (traffic.answeredBy.get(pid) ?? 0) + 1);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ECONNREFUSED' || code === 'ENOENT') traffic.refused++;
-      else traffic.failed++;
+      if (code === 'ECONNREFUSED' || code === 'ENOENT') {
+        traffic.refused++;
+        traffic.lastRefusedAt = Date.now();
+      } else traffic.failed++;
       if (traffic.errors.length < 5) traffic.errors.push(`#${n}: ${code ?? (error as Error).message}`);
     } finally {
       traffic.inFlight--;
@@ -141,4 +146,52 @@ describe('a socket that exists accepts', () => {
     }
     expect(existsSync(socket)).toBe(false);
   });
+
+  test.each([['1'], ['0']])(
+    'a daemon started as the one on its path stops (--workers %s) takes the path over; the stopping one drains and leaves it',
+    async (workers) => {
+      const socket = tempSocketPath('restart.sock');
+      const args = ['--fastcgi', `unix:${socket}`, '--workers', workers];
+      const env = { SLUICE_TEST_LOAD_MS: String(LOAD_MS) };
+      const old = await startDaemon(APP, args, { env });
+      const loop = trafficTo(socket);
+      let successor: Daemon | null = null;
+      try {
+        await answeredByNewcomer(loop.traffic, new Set());
+        const release = `${socket}.done`;
+        const inFlight = fcgiRequest(
+          `unix:${socket}`,
+          { params: fcgiParams('GET', `/slow?${release}`) },
+          30_000,
+        );
+        await until(
+          () => old.logs().includes('slow request begun'),
+          10_000,
+          () => old.logs(),
+        );
+        const before = new Set(loop.traffic.answeredBy.keys());
+        process.kill(old.pid, 'SIGTERM');
+        successor = await startDaemon(APP, args, { env });
+        const successorReady = Date.now();
+        // The request the old daemon had when told to stop is finished, not cut, after the successor
+        // took the path over.
+        writeFileSync(release, '');
+        expect((await inFlight).response().status).toBe(200);
+        expect((await old.exited).code).toBe(0);
+        expect(logged(old, 'socket file now belongs to another server: left in place')).toBe(1);
+        await answeredByNewcomer(loop.traffic, before);
+        expect(existsSync(socket)).toBe(true);
+        const traffic = await loop.stop();
+        console.log(`restart with --workers ${workers}: ${describeTraffic(traffic)}`);
+        // Refused only while neither listened: between the old one's stop and the new socket's rename.
+        expect(traffic.failed).toBe(0);
+        expect(traffic.lastRefusedAt).toBeLessThanOrEqual(successorReady);
+      } finally {
+        await loop.stop();
+        await old.stop();
+        if (successor !== null) expect(await successor.stop()).toBe(0);
+      }
+      expect(existsSync(socket)).toBe(false);
+    },
+  );
 });
