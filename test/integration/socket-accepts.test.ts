@@ -2,6 +2,7 @@
 // until a worker takes it, through the start, the crash of the only worker and a reload; a daemon
 // started on the path of one that stops takes the path over, and the stopping one leaves it alone.
 import { existsSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 
@@ -194,4 +195,17 @@ describe('a socket that exists accepts', () => {
       expect(existsSync(socket)).toBe(false);
     },
   );
+
+  test('a TCP port another server listens on is a start-up error, not a listener on a random port', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as net.AddressInfo;
+    try {
+      await expect(startDaemon(APP, ['--fastcgi', `127.0.0.1:${port}`])).rejects.toThrow(
+        /exited \(code 2[^]*EADDRINUSE/,
+      );
+    } finally {
+      busy.close();
+    }
+  });
 });
