@@ -114,18 +114,22 @@ async function bindSocket(address: ListenAddress, options: SocketOptions): Promi
       `cannot listen on ${formatAddress(address)}: ${getSystemErrorName(handle)}`,
     );
   }
-  if (address.kind === 'tcp') {
-    const out: { port?: number } = {};
-    handle.getsockname?.(out);
-    // libuv keeps a bind's EADDRINUSE for listen(), which happens elsewhere: on a fresh handle, in
-    // another process, it would listen on an ephemeral port. Unbound, the socket has port 0.
-    if (out.port === 0 || out.port === undefined) {
-      handle.close();
-      throw new UsageError('ERR_LISTEN', `cannot listen on ${formatAddress(address)}: EADDRINUSE`);
+  try {
+    if (address.kind === 'tcp') {
+      const out: { port?: number } = {};
+      handle.getsockname?.(out);
+      // libuv keeps a bind's EADDRINUSE for listen(), which happens elsewhere: on a fresh handle, in
+      // another process, it would listen on an ephemeral port. Unbound, the socket has port 0.
+      if (out.port === 0 || out.port === undefined) {
+        throw new UsageError('ERR_LISTEN', `cannot listen on ${formatAddress(address)}: EADDRINUSE`);
+      }
+      bound = { ...address, port: out.port };
+    } else {
+      await setSocketFileAccess({ kind: 'unix', path: temporary! }, options);
     }
-    bound = { ...address, port: out.port };
-  } else {
-    await setSocketFileAccess({ kind: 'unix', path: temporary! }, options);
+  } catch (error) {
+    handle.close();
+    throw error;
   }
   return { fd: handle.fd, address: bound, handle, temporary, file: null };
 }
