@@ -48,6 +48,7 @@ export async function listenOn(
   // node:cluster's primary binds the path itself, for every worker at once.
   if (options.shared) {
     await bind(server, { path: address.path, backlog: options.backlog });
+    await setSocketFileAccess(address, options);
     return { address, file: null };
   }
   await checkSocketPath(address.path);
