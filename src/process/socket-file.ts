@@ -96,17 +96,22 @@ export async function publishSocketFile(temporary: string, socketPath: string): 
  * next start replaces it.
  */
 export async function removeOwnSocketFile(file: OwnSocketFile, log: Logger): Promise<void> {
-  const stats = await lstat(file.path).catch(() => null);
-  if (stats === null) return;
-  if (stats.dev !== file.dev || stats.ino !== file.ino) {
-    log.info({ path: file.path }, 'socket file now belongs to another server: left in place');
-    return;
-  }
-  await unlink(file.path).catch((error: NodeJS.ErrnoException) => {
+  const leftBehind = (error: NodeJS.ErrnoException): void => {
     if (error.code === 'ENOENT') return;
     log.warn(
       { code: 'ERR_SOCKET_LEFT', path: file.path, reason: error.code },
       'socket file left behind: the next start replaces it',
     );
-  });
+  };
+  let stats;
+  try {
+    stats = await lstat(file.path);
+  } catch (error) {
+    return leftBehind(error as NodeJS.ErrnoException);
+  }
+  if (stats.dev !== file.dev || stats.ino !== file.ino) {
+    log.info({ path: file.path }, 'socket file now belongs to another server: left in place');
+    return;
+  }
+  await unlink(file.path).catch(leftBehind);
 }
