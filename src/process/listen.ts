@@ -1,4 +1,4 @@
-// Binding listeners: stale Unix sockets replaced only when dead, socket modes and owners, inherited descriptors.
+// Binding listeners: Unix sockets listening before they are renamed into place, socket modes and owners, inherited descriptors.
 import cluster from 'node:cluster';
 import { chmod, chown } from 'node:fs/promises';
 import net from 'node:net';
