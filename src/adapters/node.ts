@@ -7,6 +7,7 @@ import type { App, Environ } from '../gateway/types';
 import { GatewaySocket } from './gateway-socket';
 import { answerPlain, isUpgrade, refuseUpgrade } from './refusals';
 import { requestHead, type RequestHead } from './request-head';
+import { setMountedUrls } from './target';
 
 /** A Node request listener, as `http.createServer` takes it. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -55,6 +56,7 @@ export function nodeApp(listener: NodeListener): App {
     const environ = socket.environ!;
     // An own property: Express replaces the prototype of req, never its own properties.
     (req as { environ?: Environ }).environ = environ;
+    setMountedUrls(req as { baseUrl?: string }, environ);
     setHttpVersion(req, environ.SERVER_PROTOCOL);
     // Only once the write that finished the response has fully returned (destroying a stream from
     // inside its own write callback makes it build an error for the callbacks left), and after

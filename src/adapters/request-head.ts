@@ -2,6 +2,7 @@
 import { ProtocolError } from '../errors';
 import { declaredLength, type CgiVariables } from '../gateway/environ';
 import type { Environ } from '../gateway/types';
+import { appTarget } from './target';
 
 /** How the request body is framed after the head. */
 export type BodyFraming = 'none' | 'length' | 'chunked';
@@ -63,7 +64,7 @@ export function bodyOfUnknownLength(environ: Environ): boolean {
 export function requestHead(environ: Environ): RequestHead {
   const vars = environ as unknown as CgiVariables;
   const version = environ.SERVER_PROTOCOL === 'HTTP/1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
-  let head = `${environ.REQUEST_METHOD} ${requestTarget(environ.REQUEST_URI ?? '/')} ${version}\r\n`;
+  let head = `${environ.REQUEST_METHOD} ${requestTarget(appTarget(environ))} ${version}\r\n`;
   forEachHeader(environ, (name, value) => (head += header(name, value)));
   const length = declaredLength(vars, 'CONTENT_LENGTH');
   let framing: BodyFraming = 'none';
