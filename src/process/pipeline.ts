@@ -79,7 +79,7 @@ async function loadMiddleware(spec: MiddlewareSpec): Promise<Middleware> {
   if (typeof middleware !== 'function') {
     throw new UsageError(
       'ERR_MIDDLEWARE_EXPORT',
-      `${where}: the factory returned a ${typeof middleware}, not a function (app) => app`,
+      `${where}: the factory returned no function (app) => app (got ${typeof middleware})`,
     );
   }
   return middleware as Middleware;
