@@ -75,7 +75,14 @@ async function loadMiddleware(spec: MiddlewareSpec): Promise<Middleware> {
       `${where}: the default export is no function (options) => (app) => app`,
     );
   }
-  const middleware: unknown = (factory as MiddlewareFactory)(spec.options);
+  let middleware: unknown;
+  try {
+    middleware = (factory as MiddlewareFactory)(spec.options);
+  } catch (error) {
+    // Options a factory refuses (a missing secret): its own error and code, saying which entry.
+    if (error instanceof Error) error.message = `${where}: ${error.message}`;
+    throw error;
+  }
   if (typeof middleware !== 'function') {
     throw new UsageError(
       'ERR_MIDDLEWARE_EXPORT',

@@ -243,6 +243,18 @@ describe('composition: settings, middleware and apps', () => {
       const after = await get(socket, '/');
       expect(after.body).toMatchObject({ greeting: 'hola', settings: { greeting: 'hola' } });
       expect(after.headers.get('x-tag')).toBe('two');
+
+      // A middleware that leads nowhere: the reload is refused and the pipeline stays as it was.
+      fs.writeFileSync(file, JSON.stringify({ apps: { '/': 'x.mjs' }, middleware: [{ use: 'nothing' }] }));
+      process.kill(daemon.pid, 'SIGHUP');
+      await reloaded(daemon, 2);
+      expect(daemon.logLines()).toContainEqual(
+        expect.objectContaining({
+          msg: 'reload refused: the configuration is invalid; nothing changed',
+          err: expect.objectContaining({ code: 'ERR_CONFIG_MIDDLEWARE' }),
+        }),
+      );
+      expect((await get(socket, '/')).headers.get('x-tag')).toBe('two');
     } finally {
       expect(await daemon.stop()).toBe(0);
     }

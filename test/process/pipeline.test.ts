@@ -27,6 +27,8 @@ const MODULES: Record<string, string> = {
     [options.name + '(', ...(await app(environ, start)), ')'];`,
   'not-a-factory.cjs': 'module.exports = { answer: 42 };',
   'returns-nothing.cjs': 'module.exports = () => undefined;',
+  'refuses-options.cjs':
+    "module.exports = () => { throw Object.assign(new Error('no secret'), { code: 'E_SECRET' }); };",
 };
 
 let dir: string;
@@ -125,4 +127,14 @@ test.each([
   // What check-config (and a reload) finds before anything loads: a use that leads nowhere.
   if (code === 'ERR_CONFIG_MIDDLEWARE') expect(() => checkComposition(options)).toThrow(message);
   else expect(() => checkComposition(options)).not.toThrow();
+});
+
+test('a factory refusing its options: its own error, its message naming the entry', async () => {
+  const options = fromConfig({
+    app: path.join(dir, 'factory.cjs'),
+    middleware: [{ use: './refuses-options.cjs' }],
+  });
+  const error = (await loadPipeline(options, silentLog).catch((e: unknown) => e)) as Error & { code: string };
+  expect(error.code).toBe('E_SECRET');
+  expect(error.message).toMatch(/sluice\.json: middleware\[0\] \(\.\/refuses-options\.cjs\): no secret$/);
 });
