@@ -38,6 +38,7 @@ export {
 export { compress, type CompressOptions, type Encoding } from './middleware/compress';
 export { parseQuery, queryParams, readForm, type ReadFormOptions } from './middleware/params';
 export { requestId, type RequestIdOptions } from './middleware/request-id';
+export type { MiddlewareFactory } from './middleware/builtins';
 export { GatewayError, ProtocolError, SluiceError, UsageError } from './errors';
 export { DEFAULT_LIMITS, type Limits } from './runtime/limits';
 export { VERSION } from './common/version';

@@ -5,7 +5,7 @@ import { UsageError } from '../errors';
 import { compose } from '../gateway/compose';
 import type { App, Middleware } from '../gateway/types';
 import { urlMap } from '../gateway/url-map';
-import { BUILTIN_MIDDLEWARE, type MiddlewareFactory } from '../middleware/builtins';
+import type { MiddlewareFactory } from '../middleware/builtins';
 import type { MiddlewareSpec } from '../settings/composition';
 import type { ServeOptions } from '../settings/options';
 import { loadApp, loadModule, parseAppSpec, pickExport } from './load-app';
@@ -24,9 +24,18 @@ export function checkComposition(options: ServeOptions): void {
   for (const spec of options.middleware ?? []) middlewareSource(spec);
 }
 
+/**
+ * The built-ins, loaded on first use: only a config file naming middleware pays for loading them
+ * (zlib, crypto), not the start of every worker.
+ */
+function builtins(): ReadonlyMap<string, MiddlewareFactory> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../middleware/builtins') as typeof import('../middleware/builtins')).BUILTIN_MIDDLEWARE;
+}
+
 /** Where a `use` leads: a built-in by name first, else a module resolved from the config file. */
 function middlewareSource(spec: MiddlewareSpec): MiddlewareFactory | string {
-  const builtin = BUILTIN_MIDDLEWARE.get(spec.use);
+  const builtin = builtins().get(spec.use);
   if (builtin !== undefined) return builtin;
   try {
     return createRequire(spec.from).resolve(spec.use);
@@ -34,7 +43,7 @@ function middlewareSource(spec: MiddlewareSpec): MiddlewareFactory | string {
     throw new UsageError(
       'ERR_CONFIG_MIDDLEWARE',
       `${spec.from}: ${spec.key}.use: no built-in or module ${JSON.stringify(spec.use)} ` +
-        `(built-ins: ${[...BUILTIN_MIDDLEWARE.keys()].join(', ')}; a module path starts with ./ or /)`,
+        `(built-ins: ${[...builtins().keys()].join(', ')}; a module path starts with ./ or /)`,
     );
   }
 }
