@@ -122,16 +122,25 @@ const GATEWAY_CODES = {
 const ADAPTER_CODES = {
   ERR_ADAPTER_BAD_HEADER: {
     status: 400,
-    meaning: 'a request header value Node cannot parse (CR, LF or NUL)',
+    meaning: "a request Node's HTTP parser would refuse (unknown method, bad header name or value)",
   },
   ERR_ADAPTER_BAD_URL: { status: 400, meaning: 'no valid URL for the fetch Request' },
-  ERR_ADAPTER_BAD_RESPONSE: { status: 500, meaning: 'the ServerResponse ended before its framing said' },
+  ERR_ADAPTER_BAD_RESPONSE: {
+    status: 500,
+    meaning: 'the ServerResponse was destroyed before it ended, or ended after an interim head alone',
+  },
   ERR_ADAPTER_NOT_A_RESPONSE: {
     status: 500,
     meaning: 'the fetch handler returned something other than a Response',
   },
   ERR_FORM_TOO_LARGE: { status: 413, meaning: 'readForm(): the body is larger than its limit' },
   ERR_URL_MAP_NO_MATCH: { status: 404, meaning: 'the path lies under no prefix of the apps map' },
+  ERR_SESSION_TOO_LARGE: { meaning: 'sessions(): a cookie over 4 KB; logged, the session not saved' },
+  ERR_SESSION_DATA: { meaning: 'sessions(): the session is not a JSON object; logged, not saved' },
+  ERR_SESSION_AFTER_START: {
+    status: 500,
+    meaning: 'sessions(): regenerate() or destroy() after the response started',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A command line, configuration or app module that cannot work; no request is involved. */
@@ -172,6 +181,10 @@ const STARTUP_CODES = {
   ERR_APP_NOT_FUNCTION: { meaning: 'the export is no kind of app' },
   ERR_APP_AMBIGUOUS: { meaning: 'the export has the shape of two kinds of app' },
   ERR_APP_LOAD: { meaning: 'the app module threw while loading' },
+  ERR_SESSION_SECRET: { meaning: 'sessions(): no secret, or one shorter than 32 bytes' },
+  ERR_SESSION_OPTIONS: {
+    meaning: 'sessions(): an unknown store, a bad number, a file store directory that cannot be made',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Codes of log lines (and of FastCGI's FCGI_STDERR line) that no error object carries. */

@@ -39,6 +39,15 @@ export { compress, type CompressOptions, type Encoding } from './middleware/comp
 export { parseQuery, queryParams, readForm, type ReadFormOptions } from './middleware/params';
 export { requestId, type RequestIdOptions } from './middleware/request-id';
 export type { MiddlewareFactory } from './middleware/builtins';
+export {
+  sessions,
+  SESSION,
+  SESSIONS,
+  type SessionControl,
+  type SessionData,
+  type SessionsOptions,
+} from './middleware/sessions';
+export type { SessionStore } from './middleware/session-store';
 export { GatewayError, ProtocolError, SluiceError, UsageError } from './errors';
 export { DEFAULT_LIMITS, type Limits } from './runtime/limits';
 export { VERSION } from './common/version';

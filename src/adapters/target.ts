@@ -19,8 +19,9 @@ export function appTarget(environ: Environ): string {
  * Express's names for the parts of a mounted request, which its router keeps when they are set:
  * `baseUrl` the prefix (SCRIPT_NAME), `originalUrl` the whole REQUEST_URI.
  */
-export function setMountedUrls(req: { baseUrl?: string; originalUrl?: string }, environ: Environ): void {
+export function setMountedUrls(req: object, environ: Environ): void {
   if (environ[MOUNTED] !== true) return;
-  req.baseUrl = encodeLatin1Path(environ.SCRIPT_NAME);
-  req.originalUrl = environ.REQUEST_URI ?? req.baseUrl + appTarget(environ);
+  const urls = req as { baseUrl?: string; originalUrl?: string };
+  urls.baseUrl = encodeLatin1Path(environ.SCRIPT_NAME);
+  urls.originalUrl = environ.REQUEST_URI ?? urls.baseUrl + appTarget(environ);
 }

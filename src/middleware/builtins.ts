@@ -5,6 +5,7 @@ import { catchErrors } from './catch-errors';
 import { compress } from './compress';
 import { parseQuery } from './params';
 import { requestId } from './request-id';
+import { sessions } from './sessions';
 
 /** A middleware factory: the options of a config file's entry in, the middleware out. */
 // The options come from JSON: each factory checks its own, as it does when called in code.
@@ -19,5 +20,6 @@ export const BUILTIN_MIDDLEWARE: ReadonlyMap<string, MiddlewareFactory> = new Ma
     compress,
     parseQuery,
     requestId,
+    sessions,
   }),
 );

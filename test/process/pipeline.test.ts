@@ -138,3 +138,10 @@ test('a factory refusing its options: its own error, its message naming the entr
   expect(error.code).toBe('E_SECRET');
   expect(error.message).toMatch(/sluice\.json: middleware\[0\] \(\.\/refuses-options\.cjs\): no secret$/);
 });
+
+test('sessions by name: its own refusal of a missing secret, naming the entry', async () => {
+  const options = fromConfig({ app: path.join(dir, 'factory.cjs'), middleware: [{ use: 'sessions' }] });
+  const error = (await loadPipeline(options, silentLog).catch((e: unknown) => e)) as SluiceError;
+  expect(error.code).toBe('ERR_SESSION_SECRET');
+  expect(error.message).toMatch(/sluice\.json: middleware\[0\] \(sessions\): /);
+});
