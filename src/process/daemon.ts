@@ -345,6 +345,9 @@ function sweepPeriod(limits: Limits): number {
 
 /** A hint for the log: how a person or a front end reaches this listener. */
 function howToReach(protocol: ListenerProtocol, address: ListenAddress): string {
+  // An inherited socket was bound by whoever started sluice (systemd, a spawning web server): the
+  // front end reaches it where that process bound it, which sluice cannot name.
+  if (address.kind === 'fd') return `inherited socket fd ${address.fd}: reached where its owner bound it`;
   const target = address.kind === 'unix' ? `unix:${address.path}` : formatAddress(address);
   switch (protocol) {
     case 'http':
