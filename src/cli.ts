@@ -6,7 +6,7 @@ import { readConfigFile } from './settings/config-file';
 import { EXIT, exitCodeFor } from './process/exit-codes';
 import { mergeOptions, type GivenOptions, type ServeOptions } from './settings/options';
 import { BadValue } from './settings/parse';
-import { settingsReport } from './settings/report';
+import { pipelineReport, settingsReport } from './settings/report';
 import { helpText, OPTIONS, type OptionSpec } from './settings/table';
 import { checkServeOptions, listenerSpecs, serve } from './process/serve';
 import { staticMounts } from './process/static-mounts';
@@ -25,8 +25,8 @@ Examples:
   sluice serve app.ts:handler --scgi 127.0.0.1:4000 --mount /app --log-level debug
   sluice serve --config /etc/sluice/app.json --workers 4
 
-Config file: JSON whose keys are the long flags in camelCase ("maxRequests": 1000), plus "app";
-flags given on the command line win over it.
+Config file: JSON whose keys are the long flags in camelCase ("maxRequests": 1000), plus "app",
+and "settings", "middleware" and "apps" to compose the app (docs/config.md); flags win over it.
 
 Signals (to the primary, or the only process with --workers 0):
   SIGTERM, SIGINT  stop accepting, let requests in flight finish (up to --drain-timeout), exit 0;
@@ -75,10 +75,12 @@ function givenLayers(flags: GivenOptions & { config?: string }): { file: GivenOp
   return { file: config === undefined ? {} : readConfigFile(config), cli };
 }
 
-/** Defaults, then the config file, then the flags. */
+/** Defaults, then the config file, then the flags; checked as at start (a reload refuses what fails). */
 function resolveOptions(flags: GivenOptions & { config?: string }): ServeOptions {
   const { file, cli } = givenLayers(flags);
-  return mergeOptions(file, cli);
+  const options = mergeOptions(file, cli);
+  checkServeOptions(options);
+  return options;
 }
 
 function settingsCommand(program: Command, name: string, description: string): Command {
@@ -136,7 +138,8 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
         if (options.scgi.length + options.fastcgi.length + options.http.length > 0)
           listenerSpecs(options, []);
         process.stdout.write(
-          settingsReport(options, (key) => (key in cli ? 'flag' : key in file ? 'file' : 'default')),
+          settingsReport(options, (key) => (key in cli ? 'flag' : key in file ? 'file' : 'default')) +
+            pipelineReport(options),
         );
         return EXIT.OK;
       }),

@@ -118,7 +118,7 @@ const GATEWAY_CODES = {
   ERR_GATEWAY_WRITE_AFTER_END: { meaning: 'write() after the response ended' },
 } as const satisfies Record<string, CodeInfo>;
 
-/** The Node and fetch adapters, and the middleware. */
+/** The Node and fetch adapters, the middleware and the apps map. */
 const ADAPTER_CODES = {
   ERR_ADAPTER_BAD_HEADER: {
     status: 400,
@@ -134,6 +134,7 @@ const ADAPTER_CODES = {
     meaning: 'the fetch handler returned something other than a Response',
   },
   ERR_FORM_TOO_LARGE: { status: 413, meaning: 'readForm(): the body is larger than its limit' },
+  ERR_URL_MAP_NO_MATCH: { status: 404, meaning: 'the path lies under no prefix of the apps map' },
   ERR_SESSION_TOO_LARGE: { meaning: 'sessions(): a cookie over 4 KB; logged, the session not saved' },
   ERR_SESSION_DATA: { meaning: 'sessions(): the session is not a JSON object; logged, not saved' },
   ERR_SESSION_AFTER_START: {
@@ -170,6 +171,11 @@ const STARTUP_CODES = {
   ERR_CONFIG_SYNTAX: { meaning: 'the --config file is not a JSON object' },
   ERR_CONFIG_KEY: { meaning: 'a --config key that is no setting' },
   ERR_CONFIG_VALUE: { meaning: 'a --config value that does not fit its key' },
+  ERR_CONFIG_MIDDLEWARE: { meaning: 'a --config middleware entry that is malformed or names no middleware' },
+  ERR_CONFIG_APPS: { meaning: 'a --config apps map that is malformed, or given with an app as well' },
+  ERR_MIDDLEWARE_EXPORT: {
+    meaning: 'a middleware module whose default export is no (options) => (app) => app',
+  },
   ERR_EMBEDDED_KEY: { meaning: 'serve() in a program: an option that is no setting' },
   ERR_EMBEDDED_DAEMON_ONLY: { meaning: "serve() in a program: a setting of the daemon's own process" },
   ERR_EMBEDDED_VALUE: { meaning: 'serve() in a program: a value that does not fit its setting' },

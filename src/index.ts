@@ -24,6 +24,7 @@ export type { DaemonStatus, ListenerStatus, WorkerStatus } from './status/snapsh
 export type { Counters } from './runtime/meter';
 export type { Logger } from 'pino';
 export { compose } from './gateway/compose';
+export { urlMap, type Mount } from './gateway/url-map';
 export { nodeApp, type GatewayIncomingMessage, type NodeListener } from './adapters/node';
 export { fetchApp, requestUrl, type FetchContext, type FetchHandler } from './adapters/fetch';
 export { detectApp, type AppKind, type InterfaceName } from './adapters/detect';
@@ -37,6 +38,7 @@ export {
 export { compress, type CompressOptions, type Encoding } from './middleware/compress';
 export { parseQuery, queryParams, readForm, type ReadFormOptions } from './middleware/params';
 export { requestId, type RequestIdOptions } from './middleware/request-id';
+export type { MiddlewareFactory } from './middleware/builtins';
 export {
   sessions,
   SESSION,

@@ -7,6 +7,7 @@ import { bodyAllowed } from '../gateway/response-head';
 import type { App, Environ } from '../gateway/types';
 import { NO_BODY } from '../gateway/no-body';
 import { answerPlain, isUpgrade, refuseUpgrade } from './refusals';
+import { appTarget } from './target';
 import { forEachHeader } from './request-headers';
 
 /** The third argument of a fetch handler, shaped like the ExecutionContext of other runtimes. */
@@ -64,9 +65,12 @@ export function fetchApp(handler: FetchHandler): App {
   };
 }
 
-/** The request URL: scheme, then HTTP_HOST or SERVER_NAME:SERVER_PORT, then REQUEST_URI as sent. */
+/**
+ * The request URL: scheme, then HTTP_HOST or SERVER_NAME:SERVER_PORT, then REQUEST_URI as sent (in an
+ * apps map, the path below the app's prefix: see appTarget).
+ */
 export function requestUrl(environ: Environ): string {
-  const uri = environ.REQUEST_URI ?? '/';
+  const uri = appTarget(environ);
   if (/^https?:\/\//i.test(uri)) return uri;
   const scheme = environ['sluice.url_scheme'];
   let host = typeof environ.HTTP_HOST === 'string' && environ.HTTP_HOST !== '' ? environ.HTTP_HOST : '';

@@ -11,6 +11,7 @@ import { bodyAllowed } from '../gateway/response-head';
 import type { AppResult, Body, Environ, StartResponse, WriteFn } from '../gateway/types';
 import type { GatewaySocket, SocketPool, SocketUser } from './gateway-socket';
 import { requestTarget, type RequestHead } from './request-headers';
+import { appTarget, setMountedUrls } from './target';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -130,7 +131,7 @@ export class NodeExchange implements SocketUser {
     const req = new IncomingMessage(socket as unknown as Socket) as HookedRequest;
     const protocol = environ.SERVER_PROTOCOL;
     req.method = environ.REQUEST_METHOD;
-    req.url = requestTarget(environ.REQUEST_URI ?? '/');
+    req.url = requestTarget(appTarget(environ));
     // What a node:http server behind a front end sees first: HTTP/1.0 or 1.1. The ServerResponse
     // takes its framing and keep-alive defaults from it, before the version the client spoke is set.
     req.httpVersionMajor = 1;
@@ -139,6 +140,7 @@ export class NodeExchange implements SocketUser {
     req._addHeaderLines(head.rawHeaders, head.rawHeaders.length);
     // Own properties: Express replaces the prototype of req and res, never their own properties.
     req.environ = environ;
+    setMountedUrls(req, environ);
     req[EXCHANGE] = this;
     req._read = readBody;
     const res = new ServerResponse(req) as unknown as HookedResponse;

@@ -147,7 +147,8 @@ function rebuildRequestUri(vars: CgiVariables): string {
   return vars.QUERY_STRING === '' ? path : path + '?' + vars.QUERY_STRING;
 }
 
-function encodeLatin1Path(path: string): string {
+/** A decoded path (one character per byte) percent-encoded again where a URI path needs it. */
+export function encodeLatin1Path(path: string): string {
   return path.replace(
     /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/g,
     (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'),

@@ -28,6 +28,10 @@ export interface SluiceExtensions {
   'sluice.run_once': boolean;
   /** The request's logger (a pino child bound to the request). */
   'sluice.log': Logger;
+  /** The config file's `settings` (docs/config.md); absent without them. */
+  'sluice.settings'?: Readonly<Record<string, unknown>>;
+  /** Set by an `apps` map for the app it picked: SCRIPT_NAME ends with the app's prefix. */
+  'sluice.mounted'?: boolean;
 }
 
 /**

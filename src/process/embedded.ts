@@ -10,6 +10,7 @@ import type { DaemonOnlyKey, OptionKey, ServeOptions } from '../settings/table';
 import type { DaemonStatus } from '../status/snapshot';
 import { Daemon, type ListenerProtocol } from './daemon';
 import { listenerSpecs } from './serve';
+import { deepFreeze, withSettings } from './pipeline';
 import { serveWith, servingAlone } from './serving';
 
 /** The settings `serve()` takes: every row of the settings table but the daemon's own. */
@@ -22,6 +23,11 @@ export type ServerSettings = Exclude<OptionKey, DaemonOnlyKey>;
 export type ServerOptions = { readonly [K in ServerSettings]?: ServeOptions[K] } & {
   /** Where the server logs; silent when none is given. */
   readonly logger?: Logger;
+  /**
+   * `environ['sluice.settings']` in every request, as the config file's `settings` (frozen). The
+   * config file's `middleware` and `apps` are written in code: `compose()` and `urlMap()`.
+   */
+  readonly settings?: Readonly<Record<string, unknown>>;
 };
 
 /** A listener as bound. */
@@ -60,7 +66,13 @@ export interface Server {
  * option; `ERR_USAGE_NO_LISTENER` without one; the codes of `sluice serve` for the app and binding.
  */
 export async function serve(app: Servable, options: ServerOptions = {}): Promise<Server> {
-  const { logger, ...given } = options;
+  const { logger, settings: appSettings, ...given } = options;
+  if (
+    appSettings !== undefined &&
+    (typeof appSettings !== 'object' || appSettings === null || Array.isArray(appSettings))
+  ) {
+    throw new UsageError('ERR_EMBEDDED_VALUE', 'serve(): settings: expected an object');
+  }
   const settings = mergeOptions(checkSettings(given));
   if (settings.scgi.length + settings.fastcgi.length + settings.http.length === 0) {
     throw new UsageError('ERR_USAGE_NO_LISTENER', 'serve(): give at least one of scgi, fastcgi or http');
@@ -76,9 +88,10 @@ export async function serve(app: Servable, options: ServerOptions = {}): Promise
   const serving = await serveWith(settings, listeners, role, {
     log,
     collectIdleGarbage: false,
-    loadApp: () => {
+    loadApp: async () => {
       log.info({ kind, interface: INTERFACE_OF[kind] }, `app recognized as ${kind}`);
-      return adaptApp(app, kind);
+      const adapted = await adaptApp(app, kind);
+      return appSettings === undefined ? adapted : withSettings(adapted, deepFreeze(appSettings));
     },
   });
   Daemon.logListening(log, listeners, serving.bound);

@@ -30,16 +30,27 @@ export interface LoadOptions {
   readonly interface?: InterfaceName;
   /** Told which kind of app was recognized. */
   readonly log?: Logger;
+  /** The config file's `settings`: the argument of a `createApp` export (none: `{}`). */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }
+
+/** The export an app module may offer in place of an app: called once at load with the settings. */
+export const FACTORY_EXPORT = 'createApp';
 
 /**
  * Loads the app and adapts it to the gateway interface; a missing module or export, or an export
- * that is no app, is a UsageError.
+ * that is no app, is a UsageError. Without an export named, a `createApp` function export is called
+ * with the settings and its result (or what it resolves to) is the app, before a default export:
+ * only the factory can take the settings; a default export beside it may serve tests or other hosts.
  */
 export async function loadApp(spec: AppSpec, options: LoadOptions = {}): Promise<App> {
   checkReadable(spec.file);
   const namespace = await loadModule(spec.file);
-  const exported = pickExport(namespace, spec.exportName);
+  const factory = spec.exportName === undefined ? namespace[FACTORY_EXPORT] : undefined;
+  const exported =
+    typeof factory === 'function'
+      ? await makeApp(spec.file, factory as (settings: unknown) => unknown, options)
+      : pickExport(namespace, spec.exportName);
   if (exported === undefined) {
     const what = spec.exportName === undefined ? 'a default export' : `an export named ${spec.exportName}`;
     throw new UsageError('ERR_APP_NO_EXPORT', `${spec.file} has no ${what}`);
@@ -53,6 +64,25 @@ export async function loadApp(spec: AppSpec, options: LoadOptions = {}): Promise
   }
   options.log?.info({ kind, interface: INTERFACE_OF[kind] }, `app recognized as ${kind}`);
   return adaptApp(exported, kind);
+}
+
+async function makeApp(
+  file: string,
+  factory: (settings: unknown) => unknown,
+  options: LoadOptions,
+): Promise<unknown> {
+  options.log?.info({ file }, `app made by ${FACTORY_EXPORT}(settings)`);
+  try {
+    return await factory(options.settings ?? {});
+  } catch (error) {
+    throw new SluiceError(
+      'ERR_APP_LOAD',
+      `${file}: ${FACTORY_EXPORT}() failed: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 /**
@@ -74,7 +104,8 @@ function checkReadable(file: string): void {
   }
 }
 
-async function loadModule(file: string): Promise<Record<string, unknown>> {
+/** A module's namespace, whatever its kind; its own failure is ERR_APP_LOAD. */
+export async function loadModule(file: string): Promise<Record<string, unknown>> {
   const ext = path.extname(file);
   try {
     if (ext === '.mjs') return (await importModule(pathToFileURL(file).href)) as Record<string, unknown>;
@@ -100,7 +131,7 @@ function wrapCommonJs(exports: unknown): Record<string, unknown> {
   return (exports ?? {}) as Record<string, unknown>;
 }
 
-function pickExport(namespace: Record<string, unknown>, name: string | undefined): unknown {
+export function pickExport(namespace: Record<string, unknown>, name: string | undefined): unknown {
   if (name !== undefined) return namespace[name];
   const fallback = namespace.default;
   // ESM importing a CommonJS module whose exports object carries its own `default`.

@@ -8,6 +8,7 @@ import { EXIT } from './exit-codes';
 import { parseAddress } from '../common/address';
 import { createLogger, reopenLogFiles } from './logger';
 import { parseAppSpec } from './load-app';
+import { checkComposition } from './pipeline';
 import type { ServeOptions } from '../settings/options';
 import { removePidFile, writePidFile } from './pid-file';
 import { servingAlone, startServing } from './serving';
@@ -38,12 +39,13 @@ export function listenerSpecs(options: ServeOptions, inherited: readonly Listene
 
 /** Checks what must hold before anything starts; shared with `sluice check-config`. */
 export function checkServeOptions(options: ServeOptions): void {
-  if (options.app === undefined) {
+  if (options.app === undefined && options.apps === undefined) {
     throw new UsageError(
       'ERR_USAGE_NO_APP',
-      'name the app module: sluice serve <app-module>, or "app" in --config',
+      'name the app module: sluice serve <app-module>, or "app" (or "apps") in --config',
     );
   }
+  checkComposition(options);
   // Users and groups named: a typo is reported before anything is bound.
   for (const user of [options.user, options.socketOwner]) if (user !== undefined) userId(user);
   for (const group of [options.group, options.socketGroup]) if (group !== undefined) groupId(group);
@@ -172,11 +174,11 @@ async function superviseWorkers(
     reopenLogFiles(log);
     primary.reopenLogs();
   });
-  const watcher = options.watch ? watchForChanges(options, log, () => void reload()) : null;
+  const watchers = options.watch ? watchForChanges(options, log, () => void reload()) : [];
   if (signalled !== null) stop(signalled);
   else announceReady(log, notifier, { workers: options.workers });
   const code = await primary.exited;
-  watcher?.close();
+  for (const watcher of watchers) watcher.close();
   await primary.cleanUp();
   log.info({ code }, 'stopped');
   return code;
@@ -187,18 +189,21 @@ function announceReady(log: Logger, notifier: SystemdNotifier, extra: Record<str
   notifier.ready('serving');
 }
 
-/** --watch: a change under the app module's directory reloads the workers (after a quiet 200 ms). */
-function watchForChanges(options: ServeOptions, log: Logger, reload: () => void): FSWatcher {
-  const dir = path.dirname(parseAppSpec(options.app!).file);
+/** --watch: a change under an app module's directory reloads the workers (after a quiet 200 ms). */
+function watchForChanges(options: ServeOptions, log: Logger, reload: () => void): FSWatcher[] {
+  const modules = options.apps?.map((mount) => mount.app) ?? [options.app!];
+  const dirs = new Set(modules.map((module) => path.dirname(parseAppSpec(module).file)));
   let timer: NodeJS.Timeout | null = null;
-  const watcher = watch(dir, { recursive: true }, (_event, file) => {
-    if (file !== null && /(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(file)) return;
-    if (timer !== null) clearTimeout(timer);
-    timer = setTimeout(() => {
-      log.info({ file }, 'file changed: reloading');
-      reload();
-    }, 200);
+  return [...dirs].map((dir) => {
+    const watcher = watch(dir, { recursive: true }, (_event, file) => {
+      if (file !== null && /(^|[/\\])(node_modules|\.git)([/\\]|$)/.test(file)) return;
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        log.info({ file }, 'file changed: reloading');
+        reload();
+      }, 200);
+    });
+    log.info({ dir }, 'watching for changes');
+    return watcher;
   });
-  log.info({ dir }, 'watching for changes');
-  return watcher;
 }

@@ -9,7 +9,7 @@ import type { SocketOptions } from './listen';
 import { createLogger, type Logger } from './logger';
 import { emptyCounters, Meter } from '../runtime/meter';
 import type { App } from '../gateway/types';
-import { loadApp, parseAppSpec } from './load-app';
+import { loadPipeline } from './pipeline';
 import { catchErrors } from '../middleware/catch-errors';
 import { staticFiles } from '../middleware/static-files';
 import { limitsOf, type ServeOptions } from '../settings/options';
@@ -77,7 +77,7 @@ export function startServing(
     collectIdleGarbage: true,
     loadApp: () => {
       dropPrivileges(options.user, options.group);
-      return loadApp(parseAppSpec(options.app!), { interface: options.interface, log });
+      return loadPipeline(options, log);
     },
   });
 }

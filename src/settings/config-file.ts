@@ -1,6 +1,8 @@
 // `--config sluice.json`: the long flags in camelCase as keys, each value checked like the flag's.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { UsageError } from '../errors';
+import { isCompositionKey, parseComposition } from './composition';
 import { optionSpec, parseValue, type GivenOptions } from './options';
 import { BadValue } from './parse';
 
@@ -27,7 +29,10 @@ export function readConfigFile(path: string): GivenOptions {
   return checkConfig(data as Record<string, unknown>, path);
 }
 
-/** Checks parsed settings; `where` prefixes every error message. */
+/**
+ * Checks parsed settings; `where`, the file's path, prefixes every error message, and relative module
+ * paths of the composition keys resolve from its directory (docs/config.md).
+ */
 export function checkConfig(data: Record<string, unknown>, where: string): GivenOptions {
   const given: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data)) {
@@ -37,11 +42,15 @@ export function checkConfig(data: Record<string, unknown>, where: string): Given
       given.app = value;
       continue;
     }
+    if (isCompositionKey(key)) {
+      given[key] = parseComposition(key, value, path.resolve(where));
+      continue;
+    }
     const spec = optionSpec(key);
     if (spec === undefined) {
       throw new UsageError(
         'ERR_CONFIG_KEY',
-        `${where}: unknown key ${JSON.stringify(key)} (keys are the long flags in camelCase, such as "maxRequests", and "app")`,
+        `${where}: unknown key ${JSON.stringify(key)} (keys are the long flags in camelCase, such as "maxRequests", "app", "apps", "middleware" and "settings")`,
       );
     }
     try {

@@ -1,4 +1,5 @@
-// What `sluice check-config` prints: every setting of the table with its value, its unit and where it came from.
+// What `sluice check-config` prints: every setting of the table with its value, its unit and where it came from,
+// then the pipeline the composition keys build.
 import type { ServeOptions } from './options';
 import { OPTIONS, showValue } from './table';
 
@@ -27,4 +28,28 @@ export function settingsReport(options: ServeOptions, sourceOf: (key: string) =>
           .trimEnd() + '\n',
     )
     .join('');
+}
+
+/**
+ * The pipeline a request passes through, top to bottom: the settings' keys, each middleware (outermost
+ * first) with its options, then the app, or the apps by prefix (longest first, the order the map
+ * tries them). Empty when the config file has no composition keys.
+ */
+export function pipelineReport(options: ServeOptions): string {
+  if (options.settings === undefined && options.middleware === undefined && options.apps === undefined)
+    return '';
+  const rows: string[][] = [];
+  if (options.settings !== undefined) {
+    const keys = Object.keys(options.settings);
+    rows.push(['settings', keys.length === 0 ? '(none)' : keys.join(', ')]);
+  }
+  for (const spec of options.middleware ?? [])
+    rows.push(['middleware', `${spec.use} ${JSON.stringify(spec.options)}`]);
+  if (options.apps === undefined) rows.push(['app', options.app ?? '-']);
+  for (const mount of options.apps ?? []) rows.push([`app ${mount.prefix || '/'}`, mount.app]);
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return (
+    '\npipeline (a request passes it top to bottom):\n' +
+    rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}\n`).join('')
+  );
 }

@@ -1,5 +1,6 @@
 // Every `sluice serve` setting, one row each: flag, config-file key, unit, default, help, and the limit it feeds.
 import { INTERFACE_NAMES, type InterfaceName } from '../common/interfaces';
+import type { Composition, CompositionKey } from './composition';
 import {
   address,
   integer,
@@ -18,8 +19,11 @@ import {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** The settings of one daemon, flags and config file merged; JSON-safe, as workers receive them. */
-export interface ServeOptions {
+/**
+ * The settings of one daemon, flags and config file merged; JSON-safe, as workers receive them. The
+ * composition keys (`settings`, `middleware`, `apps`) come from the config file only: no flag, no row.
+ */
+export interface ServeOptions extends Composition {
   app?: string;
   scgi: string[];
   fastcgi: string[];
@@ -70,7 +74,7 @@ export interface ServeOptions {
 }
 
 /** A setting's name: its config-file key, the camelCase of its long flag, and its `ServeOptions` field. */
-export type OptionKey = Exclude<keyof ServeOptions, 'app'>;
+export type OptionKey = Exclude<keyof ServeOptions, 'app' | CompositionKey>;
 
 /** What a number counts; shown beside it by `check-config` and in docs/limits.md. */
 export type Unit = 'bytes' | 'ms' | 'count' | 'MiB';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
+import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { requestVariables, scgiRequest } from '../helpers/scgi';
 
 function configFile(settings: unknown): string {
@@ -19,6 +19,17 @@ function sluice(...args: string[]): { status: number | null; stdout: string; std
     timeout: 20_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Waits until the daemon logged `count` finished reloads ("reloaded", or "reload refused: …"). */
+async function reloaded(daemon: Daemon, count: number): Promise<void> {
+  for (
+    let i = 0;
+    i < 200 &&
+    daemon.logLines().filter((l) => /^reload/.test(String(l.msg)) && l.msg !== 'reloading').length < count;
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 50));
 }
 
 test('check-config prints the settings: defaults, then the file, then the flags', () => {
@@ -107,15 +118,6 @@ test('SIGHUP reads the config file again; an invalid one is refused and nothing 
     const response = await scgiRequest('unix:' + socket, requestVariables('GET', '/two/env'));
     return response.status === 200 ? JSON.parse(response.body.toString()).SCRIPT_NAME : 'no route';
   };
-  const reloaded = async (count: number): Promise<void> => {
-    for (
-      let i = 0;
-      i < 200 &&
-      daemon.logLines().filter((l) => /^reload/.test(String(l.msg)) && l.msg !== 'reloading').length < count;
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
-  };
   try {
     expect(await mountSeen()).toBe('no route');
     fs.writeFileSync(
@@ -123,11 +125,11 @@ test('SIGHUP reads the config file again; an invalid one is refused and nothing 
       JSON.stringify({ app: 'test/fixtures/apps/probe.mjs', scgi: 'unix:' + socket, mount: '/two' }),
     );
     process.kill(daemon.pid, 'SIGHUP');
-    await reloaded(1);
+    await reloaded(daemon, 1);
     expect(await mountSeen()).toBe('/two');
     fs.writeFileSync(file, '{ "mount": 5, ');
     process.kill(daemon.pid, 'SIGHUP');
-    await reloaded(2);
+    await reloaded(daemon, 2);
     expect(
       daemon
         .logLines()
@@ -137,4 +139,124 @@ test('SIGHUP reads the config file again; an invalid one is refused and nothing 
   } finally {
     expect(await daemon.stop()).toBe(0);
   }
+});
+
+describe('composition: settings, middleware and apps', () => {
+  const FIXTURES = path.join(REPO_ROOT, 'test/fixtures/apps/compose');
+
+  /** A config file in a temp dir whose module paths are relative to it, as docs/config.md says. */
+  function composedConfig(greeting: string, tag: string, file = configFile({})): string {
+    const relative = (name: string): string => path.relative(path.dirname(file), path.join(FIXTURES, name));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        settings: { greeting },
+        middleware: [{ use: 'requestId' }, { use: './' + relative('middleware/tag.mjs'), options: { tag } }],
+        apps: { '/': relative('site.mjs'), '/api': relative('api/app.mjs') },
+      }),
+    );
+    return file;
+  }
+
+  async function get(
+    socket: string,
+    uri: string,
+  ): Promise<{ status: number; headers: Map<string, string>; body: unknown }> {
+    const response = await scgiRequest('unix:' + socket, requestVariables('GET', uri));
+    const headers = new Map(response.headers.map(([name, value]) => [name.toLowerCase(), value]));
+    return { status: response.status, headers, body: JSON.parse(response.body.toString()) };
+  }
+
+  test('check-config shows the pipeline: settings keys, middleware outermost first, apps by prefix', () => {
+    const file = composedConfig('bonjour', 'one');
+    const result = sluice('check-config', '--config', file, '--scgi', ':4000');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const pipeline = result.stdout.slice(result.stdout.indexOf('\npipeline'));
+    const rows = pipeline
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s{2,}/));
+    expect(rows).toEqual([
+      ['settings', 'greeting'],
+      ['middleware', 'requestId {}'],
+      ['middleware', expect.stringMatching(/tag\.mjs \{"tag":"one"\}$/)],
+      ['app /api', path.join(FIXTURES, 'api/app.mjs')],
+      ['app /', path.join(FIXTURES, 'site.mjs')],
+    ]);
+  });
+
+  test.each([
+    [
+      'an unknown middleware',
+      { app: 'examples/hello.mjs', middleware: [{ use: 'requestId' }, { use: 'x' }] },
+      /middleware\[1\]\.use: no built-in or module "x"/,
+    ],
+    ['a middleware entry without use', { middleware: [{ options: {} }] }, /middleware\[0\]\.use: expected/],
+    ['a prefix without a slash', { apps: { api: 'a.mjs' } }, /apps\["api"\]: a mount prefix starts with \//],
+    ['settings that are no object', { settings: [1] }, /settings: expected a JSON object/],
+    ['an app and apps', { app: 'examples/hello.mjs', apps: { '/': 'a.mjs' } }, /both an app .* and "apps"/],
+  ])('%s is a usage error (exit 2) naming the key', (_name, settings, message) => {
+    const file = configFile({ scgi: ':4000', ...settings });
+    for (const command of ['check-config', 'serve']) {
+      const result = sluice(command, '--config', file);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+  });
+
+  test('an Express app under /api beside a gateway app under /, settings, middleware from a path; SIGHUP reloads it', async () => {
+    const socket = tempSocketPath('m.sock');
+    const file = composedConfig('bonjour', 'one');
+    const daemon = await startDaemon('--config', [file, '--scgi', 'unix:' + socket]);
+    try {
+      const api = await get(socket, '/api/users?x=1');
+      expect(api.status).toBe(200);
+      // Below its prefix, as Express's own mounting: url and path stripped, baseUrl the prefix.
+      expect(api.body).toEqual({
+        app: 'api',
+        url: '/users?x=1',
+        baseUrl: '/api',
+        originalUrl: '/api/users?x=1',
+        path: '/users',
+        query: { x: '1' },
+        settings: { greeting: 'bonjour' },
+      });
+      // The middleware wraps every app, in the order listed.
+      expect(api.headers.get('x-tag')).toBe('one');
+      expect(api.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+      const site = await get(socket, '/apix/page');
+      expect(site.body).toEqual({
+        app: 'site',
+        greeting: 'bonjour',
+        settings: { greeting: 'bonjour' },
+        SCRIPT_NAME: '',
+        PATH_INFO: '/apix/page',
+      });
+      expect(site.headers.get('x-tag')).toBe('one');
+
+      composedConfig('hola', 'two', file);
+      process.kill(daemon.pid, 'SIGHUP');
+      await reloaded(daemon, 1);
+      const after = await get(socket, '/');
+      expect(after.body).toMatchObject({ greeting: 'hola', settings: { greeting: 'hola' } });
+      expect(after.headers.get('x-tag')).toBe('two');
+
+      // A middleware that leads nowhere: the reload is refused and the pipeline stays as it was.
+      fs.writeFileSync(file, JSON.stringify({ apps: { '/': 'x.mjs' }, middleware: [{ use: 'nothing' }] }));
+      process.kill(daemon.pid, 'SIGHUP');
+      await reloaded(daemon, 2);
+      expect(daemon.logLines()).toContainEqual(
+        expect.objectContaining({
+          msg: 'reload refused: the configuration is invalid; nothing changed',
+          err: expect.objectContaining({ code: 'ERR_CONFIG_MIDDLEWARE' }),
+        }),
+      );
+      expect((await get(socket, '/')).headers.get('x-tag')).toBe('two');
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+    }
+  });
 });

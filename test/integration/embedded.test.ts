@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import express from 'express';
 import { Hono } from 'hono';
-import { serve, type Server, type ServerOptions } from '../../src/index';
+import { compose, nodeApp, requestId, serve, urlMap, type Server, type ServerOptions } from '../../src/index';
 import type { App } from '../../src/gateway/types';
 import { tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, FastCgiClient, fcgiRequest, until } from '../helpers/fastcgi';
@@ -187,6 +187,7 @@ describe('refused options, before anything is bound', () => {
     ['a negative limit', { maxBodyBytes: -1 }, 'ERR_EMBEDDED_VALUE'],
     ['a bad address', { scgi: ['nowhere'] }, 'ERR_EMBEDDED_VALUE'],
     ['a logger that is no pino logger', { logger: {} }, 'ERR_EMBEDDED_VALUE'],
+    ['settings that are no object', { settings: 'x' }, 'ERR_EMBEDDED_VALUE'],
     ['no listener', { http: [] }, 'ERR_USAGE_NO_LISTENER'],
   ])('%s', async (_what, extra, code) => {
     const socket = tempSocketPath('refused.sock');
@@ -207,4 +208,24 @@ describe('refused options, before anything is bound', () => {
 test('typed values: socketMode as a number, maxBodyBytes null for no limit', async () => {
   const { socket } = await startAll(gateway, { socketMode: 0o600, maxBodyBytes: null });
   expect(fs.statSync(socket).mode & 0o777).toBe(0o600);
+});
+
+test("a config file's composition in code: settings as an option, compose() and urlMap() for middleware and apps", async () => {
+  const site: App = (environ, start) => {
+    start('200 OK', [['Content-Type', 'text/plain']]);
+    return [`site ${JSON.stringify(environ['sluice.settings'])} ${environ.PATH_INFO}\n`];
+  };
+  const app = compose(
+    urlMap([
+      { prefix: '/', app: site },
+      { prefix: '/api', app: nodeApp(expressApp) },
+    ]),
+    requestId(),
+  );
+  const { http } = await startAll(app, { settings: { greeting: 'hi' } });
+  const api = await request({ port: http.port!, path: '/api/hello' });
+  expect(api.body.toString()).toBe('express /hello\n');
+  expect(api.headers['x-request-id']).toBeDefined();
+  const root = await request({ port: http.port!, path: '/page' });
+  expect(root.body.toString()).toBe('site {"greeting":"hi"} /page\n');
 });

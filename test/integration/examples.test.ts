@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { until } from '../helpers/fastcgi';
 import { REPO_ROOT, SLUICE_BIN, startDaemon, type Daemon } from '../helpers/daemon';
 import { request } from '../helpers/http';
 
@@ -228,5 +229,31 @@ test('embedded: a program serves Hono with serve(), and drains and ends by itsel
     expect(stderr).toContain('"msg":"app recognized as fetch"');
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('composed: the site from createApp(settings) under /, the Express example under /api, the middleware around both', async () => {
+  const daemon = await startDaemon('--config', ['examples/composed/sluice.json', '--http', '127.0.0.1:0']);
+  try {
+    const port = Number(daemon.addresses.http![0].split(':').pop());
+    const site = await request({ port, path: '/' });
+    expect(site.status).toBe(200);
+    expect(site.body.toString()).toContain('<h1>A composed site</h1>');
+    const api = await request({ port, path: '/api/' });
+    expect(api.body.toString()).toMatch(/^Hello from Express, 127\.0\.0\.1 over http!/);
+    for (const response of [site, api]) {
+      expect(response.headers['x-powered-by']).toBe('sluice');
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    // An access line is written once the body closed, which may be after the client has it all.
+    const access = (): Array<Record<string, unknown>> =>
+      daemon.logLines().filter((line) => line.access !== undefined);
+    await until(() => access().length === 2, 5_000, daemon.logs);
+    expect(access().map((line) => String(line.msg))).toEqual([
+      expect.stringMatching(/"GET \/ HTTP\/1\.1" 200 /),
+      expect.stringMatching(/"GET \/api\/ HTTP\/1\.1" 200 /),
+    ]);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
   }
 });
