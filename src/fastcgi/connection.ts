@@ -65,6 +65,10 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private idleSince = performance.now();
   /** Set while retiring: the socket goes to this instead of being closed once idle. */
   private handOff: ((socket: Socket) => void) | null = null;
+  /** The daemon is stopping (see shutdown). */
+  private stopping = false;
+  /** Set while stopping with no request in flight: closes the connection after --stop-idle. */
+  private stopIdleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -99,6 +103,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
+      if (this.stopIdleTimer !== null) clearTimeout(this.stopIdleTimer);
       for (const request of this.requests.values()) request.connectionClosed();
       this.requests.clear();
       onClose();
@@ -285,13 +290,33 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   // --- daemon stop --------------------------------------------------------------------------------
 
   /**
-   * Closes once the requests in flight are done. A connection that has not begun a request yet is
-   * a front end about to send its first: that one is served before the close (the header timeout
-   * bounds the wait).
+   * Closes once the requests in flight are answered, the end of input right behind the last
+   * END_REQUEST so that it reaches the front end before that front end reuses the connection. One
+   * with no request in flight may be crossing a request the front end is writing (FastCGI has no way
+   * to announce a close, and a request discarded after our close is a 502 nginx never retries if it
+   * is a POST): it stays open and serving for --stop-idle, then closes if nothing came. Front ends
+   * reuse their most recently used connections first (nginx's keepalive cache is a stack), so one
+   * that stayed quiet that long is the one least likely to be picked at the instant it closes.
    */
   shutdown(): void {
+    this.stopping = true;
     this.closing = true;
-    if (this.requests.size === 0 && this.begun) this.drainAndClose();
+    if (this.requests.size > 0 || this.draining) return;
+    this.stopIdleTimer = setTimeout(() => this.closeIfQuiet(), this.context.limits.stopIdle);
+    this.stopIdleTimer.unref();
+  }
+
+  /** --stop-idle is over: closes unless a request began meanwhile (`ended` closes after it). */
+  private closeIfQuiet(): void {
+    this.stopIdleTimer = null;
+    if (this.draining || this.requests.size > 0) return;
+    // Part of a record came: a request on its way (bounded by the header and drain timeouts).
+    if (this.parser.bufferedBytes > 0) {
+      this.stopIdleTimer = setTimeout(() => this.closeIfQuiet(), this.context.limits.stopIdle);
+      this.stopIdleTimer.unref();
+      return;
+    }
+    this.drainAndClose();
   }
 
   /**
@@ -329,6 +354,17 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   private drainAndClose(): void {
     this.draining = true;
-    endAndDrain(this.socket, this.context.limits);
+    const socket = this.socket;
+    // Stopping, with every byte written and none unread: closed at once, without the turn of the
+    // event loop an end() takes to reach the kernel. The front end sees the end of input microseconds
+    // after the response, before it can take the connection for its next request.
+    if (this.stopping) {
+      this.uncork();
+      if (socket.writableLength === 0 && socket.readableLength === 0) {
+        socket.destroy();
+        return;
+      }
+    }
+    endAndDrain(socket, this.context.limits);
   }
 }

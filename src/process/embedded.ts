@@ -9,8 +9,8 @@ import { BadValue } from '../settings/parse';
 import type { DaemonOnlyKey, OptionKey, ServeOptions } from '../settings/table';
 import type { DaemonStatus } from '../status/snapshot';
 import { Daemon, type ListenerProtocol } from './daemon';
-import { listenerSpecs } from './serve';
 import { deepFreeze, withSettings } from './pipeline';
+import { checkStopGrace, listenerSpecs } from './serve';
 import { serveWith, servingAlone } from './serving';
 
 /** The settings `serve()` takes: every row of the settings table but the daemon's own. */
@@ -48,9 +48,10 @@ export interface Server {
   /** The status document the status path answers (docs/status.md): counters, listeners, uptime. */
   status(): Promise<DaemonStatus>;
   /**
-   * Stops as SIGTERM stops the daemon: no new connections, requests in flight finish for up to
-   * `drainMs` (default the `drainTimeout` setting), then what is left is closed and the socket
-   * files removed. Calling it again returns the same promise.
+   * Stops as SIGTERM stops the daemon: with the `stopGrace` setting, the ping path answers 503 for
+   * that long while requests are still served; then no new connections, requests in flight finish
+   * for up to `drainMs` (default the `drainTimeout` setting), then what is left is closed and the
+   * socket files removed. Calling it again returns the same promise.
    */
   close(drainMs?: number): Promise<void>;
 }
@@ -63,7 +64,7 @@ export interface Server {
  * the daemon's own process (workers, user, pidFile, watch, the log settings...) are refused.
  *
  * @throws UsageError `ERR_EMBEDDED_KEY`, `ERR_EMBEDDED_DAEMON_ONLY` or `ERR_EMBEDDED_VALUE` for an
- * option; `ERR_USAGE_NO_LISTENER` without one; the codes of `sluice serve` for the app and binding.
+ * option; `ERR_USAGE_STOP_GRACE` for `stopGrace` without `pingPath`; `ERR_USAGE_NO_LISTENER` without one; the codes of `sluice serve` for the app and binding.
  */
 export async function serve(app: Servable, options: ServerOptions = {}): Promise<Server> {
   const { logger, settings: appSettings, ...given } = options;
@@ -84,6 +85,7 @@ export async function serve(app: Servable, options: ServerOptions = {}): Promise
   // Before anything is bound: an app of no kind is refused with nothing to undo.
   const kind = detectApp(app, settings.interface);
   const listeners = listenerSpecs(settings, []);
+  checkStopGrace(settings);
   const role = servingAlone(settings, listeners);
   const serving = await serveWith(settings, listeners, role, {
     log,
@@ -101,8 +103,8 @@ export async function serve(app: Servable, options: ServerOptions = {}): Promise
     status: role.status(serving),
     close(drainMs = settings.drainTimeout) {
       closing ??= (async () => {
-        log.info({ drainTimeout: drainMs }, 'stopping');
-        await serving.close(drainMs);
+        log.info({ stopGrace: settings.stopGrace, drainTimeout: drainMs }, 'stopping');
+        await serving.stop(settings.stopGrace, drainMs);
         log.info('stopped');
       })();
       return closing;

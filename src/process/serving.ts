@@ -13,7 +13,7 @@ import { loadPipeline } from './pipeline';
 import { catchErrors } from '../middleware/catch-errors';
 import { staticFiles } from '../middleware/static-files';
 import { limitsOf, type ServeOptions } from '../settings/options';
-import { withDaemonPaths, type StatusSource } from '../status/endpoint';
+import { Leaving, withDaemonPaths, type StatusSource } from '../status/endpoint';
 import { buildStatus, listenerStatuses } from '../status/snapshot';
 import { VERSION } from '../common/version';
 import { staticMounts } from './static-mounts';
@@ -37,6 +37,13 @@ export interface Serving {
   readonly bound: readonly ListenAddress[];
   /** Stops (or, with `handOff`, retires) and closes the access log. */
   close(drainTimeout: number, handOff?: HandOff): Promise<void>;
+  /** From now on the ping path answers 503; everything else is served as before. */
+  startGrace(): void;
+  /**
+   * Stops as SIGTERM asks: the ping path answers 503 for `grace` ms (--stop-grace) while requests
+   * are still served, then the daemon drains for up to `drainTimeout` and closes.
+   */
+  stop(grace: number, drainTimeout: number): Promise<void>;
 }
 
 type MutableContext = { -readonly [K in keyof ServeContext]: ServeContext[K] };
@@ -136,6 +143,7 @@ export async function serveWith(
     reacquire: role.reacquire,
     collectIdleGarbage: parts.collectIdleGarbage,
   });
+  const leaving = new Leaving();
   const serving: Serving = {
     log,
     meter,
@@ -145,6 +153,16 @@ export async function serveWith(
       await daemon.stop(drainTimeout, handOff);
       await accessLog?.close();
     },
+    startGrace: () => leaving.leave(),
+    async stop(grace, drainTimeout) {
+      if (grace > 0) {
+        serving.startGrace();
+        log.info({ stopGrace: grace }, 'stop grace: the ping path answers 503, requests are still served');
+        await new Promise((resolve) => setTimeout(resolve, grace));
+        log.info({ drainTimeout }, 'stop grace over: draining');
+      }
+      await serving.close(drainTimeout);
+    },
   };
   try {
     (serving as { bound: readonly ListenAddress[] }).bound = await daemon.start();
@@ -153,8 +171,8 @@ export async function serveWith(
     // Inside the daemon's paths: the ping and status paths stay theirs whatever --static covers.
     const app = mounts.length === 0 ? caught : staticFiles(mounts)(caught);
     const status = role.status(serving);
-    trusted.app = withDaemonPaths(app, options, true, status);
-    untrusted.app = withDaemonPaths(app, options, false, status);
+    trusted.app = withDaemonPaths(app, options, true, status, leaving);
+    untrusted.app = withDaemonPaths(app, options, false, status, leaving);
     loaded();
   } catch (error) {
     failed(error);
