@@ -18,6 +18,11 @@ export interface SocketOptions {
    * answers is theirs, not a stale one (the primary removed stale ones before starting them).
    */
   readonly shared: boolean;
+  /**
+   * How long a socket file another server still answers on is waited for before the start fails:
+   * a daemon told to stop keeps its listeners through --stop-grace and its drain.
+   */
+  readonly takeoverWaitMs: number;
 }
 
 /** Where a listener was bound: the address (the real port for :0), and the socket file made. */
@@ -51,10 +56,12 @@ export async function listenOn(
     await setSocketFileAccess(address, options);
     return { address, file: null };
   }
-  await checkSocketPath(address.path);
   const temporary = await temporarySocketPath(address.path);
   await bind(server, { path: temporary, backlog: options.backlog });
   await setSocketFileAccess({ kind: 'unix', path: temporary }, options);
+  // Checked with this socket listening already: a stopping daemon's path is taken over the moment
+  // its listeners close.
+  await checkSocketPath(address.path, options.takeoverWaitMs);
   return { address, file: await publishSocketFile(temporary, address.path) };
 }
 

@@ -56,6 +56,9 @@ export function socketOptionsOf(options: ServeOptions, shared: boolean): SocketO
     gid: options.socketGroup === undefined ? undefined : groupId(options.socketGroup),
     backlog: options.listenBacklog,
     shared,
+    // A restart on the same path overlaps the old daemon's stop, which by the same settings lasts
+    // at most its grace and its drain.
+    takeoverWaitMs: options.stopGrace + options.drainTimeout,
   };
 }
 

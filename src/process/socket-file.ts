@@ -29,9 +29,13 @@ export async function temporarySocketPath(socketPath: string): Promise<string> {
 
 /**
  * What is at `socketPath` before a start: nothing, a socket nobody answers on (a crashed daemon's, or
- * one that stopped and drains) to be replaced, or an error for a live server or a file not a socket.
+ * one that stopped) to be replaced, or an error for a file not a socket. A socket that answers is a
+ * running server's: replacing it would silently steal its traffic, so it is waited for, up to
+ * `waitMs`, in case it is a daemon stopping (through its --stop-grace and drain, still listening) that
+ * this start replaces. The caller renames its own listening socket over the path as soon as this
+ * returns, so a restart refuses nothing in between.
  */
-export async function checkSocketPath(socketPath: string): Promise<void> {
+export async function checkSocketPath(socketPath: string, waitMs: number): Promise<void> {
   let stats;
   try {
     stats = await lstat(socketPath);
@@ -41,22 +45,28 @@ export async function checkSocketPath(socketPath: string): Promise<void> {
   if (!stats.isSocket()) {
     throw new UsageError('ERR_LISTEN', `${socketPath} exists and is not a socket; refusing to replace it`);
   }
-  // Replacing a live server's socket would silently steal its traffic. A daemon told to stop a
-  // moment ago may still answer until its workers have closed their copies: asked again shortly.
-  for (let probe = 1; await answers(socketPath); probe++) {
-    if (probe === LIVE_PROBES)
-      throw new UsageError('ERR_LISTEN', `${socketPath} is in use by a running server`);
+  const deadline = Date.now() + Math.max(waitMs, MIN_LIVE_WAIT_MS);
+  while (await answers(socketPath)) {
+    if (Date.now() >= deadline) {
+      throw new UsageError(
+        'ERR_LISTEN',
+        `${socketPath} is in use by a running server (waited ${Math.max(waitMs, MIN_LIVE_WAIT_MS)} ms for it to stop)`,
+      );
+    }
     await sleep(LIVE_PROBE_INTERVAL_MS);
   }
 }
 
-/** A socket still answering after this many probes, this far apart, is a live server's. */
-const LIVE_PROBES = 3;
-const LIVE_PROBE_INTERVAL_MS = 100;
+/**
+ * A daemon told to stop a moment ago answers until its workers have closed their copies, even with
+ * no grace and no drain; probed this often, so a takeover follows its close closely.
+ */
+const MIN_LIVE_WAIT_MS = 300;
+const LIVE_PROBE_INTERVAL_MS = 20;
 
 /** checkSocketPath(), then the stale socket removed: for a listener bound by another means than a rename. */
-export async function removeStaleSocket(socketPath: string): Promise<void> {
-  await checkSocketPath(socketPath);
+export async function removeStaleSocket(socketPath: string, waitMs: number): Promise<void> {
+  await checkSocketPath(socketPath, waitMs);
   await unlink(socketPath).catch(() => undefined);
 }
 

@@ -16,7 +16,8 @@ interface Traffic {
   sent: number;
   /** ECONNREFUSED or ENOENT: nothing listened at the path. */
   refused: number;
-  /** When the last of them was refused (Date.now()). */
+  /** When the first and the last of them were refused (Date.now()). */
+  firstRefusedAt: number;
   lastRefusedAt: number;
   /** Connected, but no complete 200. */
   failed: number;
@@ -33,6 +34,7 @@ function trafficTo(socket: string): { traffic: Traffic; idle(): Promise<void>; s
   const traffic: Traffic = {
     sent: 0,
     refused: 0,
+    firstRefusedAt: 0,
     lastRefusedAt: 0,
     failed: 0,
     errors: [],
@@ -53,7 +55,7 @@ function trafficTo(socket: string): { traffic: Traffic; idle(): Promise<void>; s
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ECONNREFUSED' || code === 'ENOENT') {
-        traffic.refused++;
+        if (traffic.refused++ === 0) traffic.firstRefusedAt = Date.now();
         traffic.lastRefusedAt = Date.now();
       } else traffic.failed++;
       if (traffic.errors.length < 5) traffic.errors.push(`#${n}: ${code ?? (error as Error).message}`);
@@ -195,6 +197,41 @@ describe('a socket that exists accepts', () => {
       expect(existsSync(socket)).toBe(false);
     },
   );
+
+  test('a daemon started while the one on its path is in its --stop-grace waits for it, then takes the path over at once', async () => {
+    const socket = tempSocketPath('grace.sock');
+    const args = ['--fastcgi', `unix:${socket}`, '--workers', '1', '--ping-path', '/ping'];
+    const env = { SLUICE_TEST_LOAD_MS: String(LOAD_MS) };
+    const old = await startDaemon(APP, [...args, '--stop-grace', '1500'], { env });
+    const loop = trafficTo(socket);
+    let successor: Daemon | null = null;
+    try {
+      await answeredByNewcomer(loop.traffic, new Set());
+      const before = new Set(loop.traffic.answeredBy.keys());
+      process.kill(old.pid, 'SIGTERM');
+      await until(
+        () => old.logs().includes('stop grace'),
+        10_000,
+        () => old.logs(),
+      );
+      // Started during the old daemon's grace, while its socket still answers: once no longer a
+      // "path in use" error, it waits for the old listeners to close and renames its own over the path.
+      successor = await startDaemon(APP, args, { env });
+      expect((await old.exited).code).toBe(0);
+      await answeredByNewcomer(loop.traffic, before);
+      const traffic = await loop.stop();
+      console.log(`restart during --stop-grace: ${describeTraffic(traffic)}`);
+      expect(traffic.failed).toBe(0);
+      // Nothing is refused during the grace; at most the instant between the old listeners' close
+      // and the next probe's rename (docs/deploy.md).
+      expect(traffic.lastRefusedAt - traffic.firstRefusedAt).toBeLessThan(250);
+      expect(logged(old, 'socket file now belongs to another server: left in place')).toBe(1);
+    } finally {
+      await loop.stop();
+      await old.stop();
+      if (successor !== null) expect(await successor.stop()).toBe(0);
+    }
+  });
 
   test('a TCP port another server listens on is a start-up error, not a listener on a random port', async () => {
     const busy = net.createServer();

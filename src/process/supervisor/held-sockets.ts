@@ -77,13 +77,13 @@ export async function holdSockets(
 ): Promise<HeldSocket[]> {
   const held: HeldSocket[] = [];
   try {
-    for (const address of addresses) {
-      if (address.kind === 'unix') await checkSocketPath(address.path);
-      held.push(await bindSocket(address, options));
-    }
+    for (const address of addresses) held.push(await bindSocket(address, options));
     await listenWithoutAccepting(held, options.backlog);
     for (const socket of held) {
       if (socket.temporary === null || socket.address.kind !== 'unix') continue;
+      // Checked last, with this socket listening already: a stopping daemon's path is taken over the
+      // moment its listeners close.
+      await checkSocketPath(socket.address.path, options.takeoverWaitMs);
       socket.file = await publishSocketFile(socket.temporary, socket.address.path);
     }
   } catch (error) {

@@ -151,7 +151,8 @@ export class Primary {
       // node:cluster binds each path when the first worker listens, and removes it when the last one
       // closes: a stale socket file would be in the way.
       for (const { address } of this.listeners)
-        if (address.kind === 'unix') await removeStaleSocket(address.path);
+        if (address.kind === 'unix')
+          await removeStaleSocket(address.path, socketOptionsOf(this.options, false).takeoverWaitMs);
     }
     // Measured in bench/workers.mjs: workers accepting themselves beats the primary passing each
     // connection on (docs/deploy.md). NODE_CLUSTER_SCHED_POLICY=rr still chooses round robin for

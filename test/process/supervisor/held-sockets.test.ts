@@ -6,7 +6,7 @@ import { canHoldSockets, holdSockets, type HeldSocket } from '../../../src/proce
 import { socketBindingName } from '../../../src/common/address';
 import { tempSocketPath } from '../../helpers/daemon';
 
-const sockets = { mode: 0o660, backlog: 16, shared: false };
+const sockets = { mode: 0o660, backlog: 16, shared: false, takeoverWaitMs: 0 };
 
 function connects(options: net.NetConnectOpts): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
