@@ -197,9 +197,10 @@ function fitLine(points) {
 
 /**
  * Counts the access log's lines of the load (from `sinceMs` on, the status path left out). A
- * response is whole when the client got its whole body; for the requests wrk left behind when it
- * stopped (logged from `clientGoneMs` on), when nginx read at least the body's length from sluice
- * ($upstream_response_length counts what came after the response head, FastCGI framing included).
+ * response is whole when the client got its whole body. The requests wrk left behind when it
+ * stopped (logged from `clientGoneMs` on) are not judged by what nginx read: once its client is
+ * gone nginx closes the upstream connection, possibly before reading a response sluice had already
+ * written whole into the socket, which sluice cannot tell from one that arrived.
  */
 async function readAccessLog(file, sinceMs, clientGoneMs, routes) {
   const byPath = new Map(routes.map((r) => [r.path, r]));
@@ -222,7 +223,7 @@ async function readAccessLog(file, sinceMs, clientGoneMs, routes) {
   const lines = readline.createInterface({ input: fs.createReadStream(file), crlfDelay: Infinity });
   for await (const line of lines) {
     if (line === '') continue;
-    const [msec, status, upstreamStatus, upstreamLength, bodyBytes, , , uri] = line.split('\t');
+    const [msec, status, upstreamStatus, , bodyBytes, , , uri] = line.split('\t');
     if (Number(msec) * 1000 < sinceMs) continue;
     if (uri === STATUS_PATH) {
       counts.statusRequests++;
@@ -243,10 +244,7 @@ async function readAccessLog(file, sinceMs, clientGoneMs, routes) {
     const leftByClient = Number(msec) * 1000 >= clientGoneMs;
     if (leftByClient) counts.leftByClient++;
     if (Number.isFinite(lastStatus) && lastStatus < 500) {
-      const whole =
-        lastStatus !== 200 ||
-        Number(bodyBytes) === route.body ||
-        (leftByClient && Number(upstreamLength.split(/\s*[,:]\s*/).at(-1)) >= route.body);
+      const whole = lastStatus !== 200 || Number(bodyBytes) === route.body || leftByClient;
       if (whole) counts.answeredWhole++;
       else counts.answeredCut++;
     } else {
