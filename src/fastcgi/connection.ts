@@ -65,6 +65,8 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private idleSince = performance.now();
   /** Set while retiring: the socket goes to this instead of being closed once idle. */
   private handOff: ((socket: Socket) => void) | null = null;
+  /** Set on stop while no request is in flight: closes the connection after --stop-idle. */
+  private stopIdleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -99,6 +101,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
       this.log.debug({ code: error.code }, 'socket error'),
     );
     socket.on('close', () => {
+      if (this.stopIdleTimer !== null) clearTimeout(this.stopIdleTimer);
       for (const request of this.requests.values()) request.connectionClosed();
       this.requests.clear();
       onClose();
@@ -285,13 +288,30 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   // --- daemon stop --------------------------------------------------------------------------------
 
   /**
-   * Closes once the requests in flight are done. A connection that has not begun a request yet is
-   * a front end about to send its first: that one is served before the close (the header timeout
-   * bounds the wait).
+   * Closes once the requests in flight are done, the end of input right behind the last END_REQUEST:
+   * it reaches the front end before that front end can reuse the connection. One with no request in
+   * flight may be crossing one the front end is writing (FastCGI has no way to announce a close, and
+   * a request we discard after closing is a 502 nginx never retries if it is a POST): it stays open
+   * and serving for --stop-idle, and closes then if nothing came, else after what came is answered.
    */
   shutdown(): void {
     this.closing = true;
-    if (this.requests.size === 0 && this.begun) this.drainAndClose();
+    if (this.requests.size > 0 || this.draining) return;
+    this.stopIdleTimer = setTimeout(() => this.closeIfQuiet(), this.context.limits.stopIdle);
+    this.stopIdleTimer.unref();
+  }
+
+  /** --stop-idle is over: closes unless a request began meanwhile (`ended` closes after it). */
+  private closeIfQuiet(): void {
+    this.stopIdleTimer = null;
+    if (this.draining || this.requests.size > 0) return;
+    // Part of a record came: a request on its way, bounded by the header timeout and the drain timeout.
+    if (this.parser.bufferedBytes > 0) {
+      this.stopIdleTimer = setTimeout(() => this.closeIfQuiet(), this.context.limits.stopIdle);
+      this.stopIdleTimer.unref();
+      return;
+    }
+    this.drainAndClose();
   }
 
   /**

@@ -42,9 +42,10 @@ export interface Server {
   /** The status document the status path answers (docs/status.md): counters, listeners, uptime. */
   status(): Promise<DaemonStatus>;
   /**
-   * Stops as SIGTERM stops the daemon: no new connections, requests in flight finish for up to
-   * `drainMs` (default the `drainTimeout` setting), then what is left is closed and the socket
-   * files removed. Calling it again returns the same promise.
+   * Stops as SIGTERM stops the daemon: with the `stopGrace` setting, the ping path answers 503 for
+   * that long while requests are still served; then no new connections, requests in flight finish
+   * for up to `drainMs` (default the `drainTimeout` setting), then what is left is closed and the
+   * socket files removed. Calling it again returns the same promise.
    */
   close(drainMs?: number): Promise<void>;
 }
@@ -88,8 +89,8 @@ export async function serve(app: Servable, options: ServerOptions = {}): Promise
     status: role.status(serving),
     close(drainMs = settings.drainTimeout) {
       closing ??= (async () => {
-        log.info({ drainTimeout: drainMs }, 'stopping');
-        await serving.close(drainMs);
+        log.info({ stopGrace: settings.stopGrace, drainTimeout: drainMs }, 'stopping');
+        await serving.stop(settings.stopGrace, drainMs);
         log.info('stopped');
       })();
       return closing;

@@ -117,9 +117,9 @@ async function serveAlone(
         return;
       }
       stopping = true;
-      log.info({ signal, drainTimeout: options.drainTimeout }, 'stopping');
+      log.info({ signal, stopGrace: options.stopGrace, drainTimeout: options.drainTimeout }, 'stopping');
       notifier.stopping();
-      void serving.close(options.drainTimeout).then(() => {
+      void serving.stop(options.stopGrace, options.drainTimeout).then(() => {
         log.info('stopped');
         resolve(EXIT.OK);
       });

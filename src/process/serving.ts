@@ -12,7 +12,7 @@ import type { App } from '../gateway/types';
 import { loadApp, parseAppSpec } from './load-app';
 import { catchErrors } from '../middleware/catch-errors';
 import { limitsOf, type ServeOptions } from '../settings/options';
-import { withDaemonPaths, type StatusSource } from '../status/endpoint';
+import { Leaving, withDaemonPaths, type StatusSource } from '../status/endpoint';
 import { buildStatus, listenerStatuses } from '../status/snapshot';
 import { VERSION } from '../common/version';
 import { dropPrivileges, groupId, userId } from './users';
@@ -35,6 +35,13 @@ export interface Serving {
   readonly bound: readonly ListenAddress[];
   /** Stops (or, with `handOff`, retires) and closes the access log. */
   close(drainTimeout: number, handOff?: HandOff): Promise<void>;
+  /** From now on the ping path answers 503; everything else is served as before. */
+  startGrace(): void;
+  /**
+   * Stops as SIGTERM asks: the ping path answers 503 for `grace` ms (--stop-grace) while requests
+   * are still served, then the daemon drains for up to `drainTimeout` and closes.
+   */
+  stop(grace: number, drainTimeout: number): Promise<void>;
 }
 
 type MutableContext = { -readonly [K in keyof ServeContext]: ServeContext[K] };
@@ -130,6 +137,7 @@ export async function serveWith(
     reacquire: role.reacquire,
     collectIdleGarbage: parts.collectIdleGarbage,
   });
+  const leaving = new Leaving();
   const serving: Serving = {
     log,
     meter,
@@ -139,14 +147,24 @@ export async function serveWith(
       await daemon.stop(drainTimeout, handOff);
       await accessLog?.close();
     },
+    startGrace: () => leaving.leave(),
+    async stop(grace, drainTimeout) {
+      if (grace > 0) {
+        serving.startGrace();
+        log.info({ stopGrace: grace }, 'stop grace: the ping path answers 503, requests are still served');
+        await new Promise((resolve) => setTimeout(resolve, grace));
+        log.info({ drainTimeout }, 'stop grace over: draining');
+      }
+      await serving.close(drainTimeout);
+    },
   };
   try {
     (serving as { bound: readonly ListenAddress[] }).bound = await daemon.start();
     const loadedApp = await parts.loadApp();
     const app = options.debug ? catchErrors({ debug: true })(loadedApp) : loadedApp;
     const status = role.status(serving);
-    trusted.app = withDaemonPaths(app, options, true, status);
-    untrusted.app = withDaemonPaths(app, options, false, status);
+    trusted.app = withDaemonPaths(app, options, true, status, leaving);
+    untrusted.app = withDaemonPaths(app, options, false, status, leaving);
     loaded();
   } catch (error) {
     failed(error);

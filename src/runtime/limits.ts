@@ -39,6 +39,11 @@ export interface Limits {
   readonly headerTimeout: number;
   /** FastCGI: milliseconds a kept-alive connection may sit with no request before it is closed. */
   readonly idleTimeout: number;
+  /**
+   * FastCGI: on stop, milliseconds a kept-alive connection with no request in flight stays open and
+   * serving before it is closed: a request the front end is already sending on it is served.
+   */
+  readonly stopIdle: number;
   /** Milliseconds an app may take to finish a response (0: no limit); beyond it a 504 and the signal aborts. */
   readonly requestTimeout: number;
   /** Length of the kernel's queue of connections not yet accepted. */

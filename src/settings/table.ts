@@ -33,6 +33,8 @@ export interface ServeOptions {
   logFile?: string;
   accessLog?: string;
   drainTimeout: number;
+  stopGrace: number;
+  stopIdle: number;
   maxConnections: number;
   maxHeaderBytes: number;
   /** null: no limit of sluice's own. */
@@ -191,6 +193,25 @@ export const SETTINGS = {
     unit: 'ms',
     default: 10_000,
     parse: integer(0),
+  },
+  // A load balancer takes a host out only after its checks fail `fall` times `inter` apart: until
+  // then it keeps sending, and connections refused by closed listeners would be its first sign.
+  stopGrace: {
+    flag: '--stop-grace <MS>',
+    help: 'on stop, answer the ping path with 503 for this long while still serving, then drain',
+    unit: 'ms',
+    default: 0,
+    parse: integer(0),
+  },
+  // FastCGI cannot announce a close: a kept-alive connection closed while idle may cross a request
+  // the front end is writing on it. Left open a moment on stop, it serves what still comes.
+  stopIdle: {
+    flag: '--stop-idle <MS>',
+    help: 'FastCGI: on stop, keep an idle kept-alive connection open this long for a request still on its way',
+    unit: 'ms',
+    default: 300,
+    parse: integer(0),
+    limit: true,
   },
   maxConnections: {
     flag: '--max-connections <N>',

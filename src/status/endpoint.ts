@@ -11,6 +11,22 @@ export interface DaemonPaths {
 /** Where the status comes from: this process, or the primary asked over IPC. */
 export type StatusSource = () => Promise<DaemonStatus>;
 
+/**
+ * Set once the daemon is stopping (--stop-grace): the ping path answers 503 from then on, so a load
+ * balancer's checks take the host out while it still serves what it is sent.
+ */
+export class Leaving {
+  private left = false;
+
+  get leaving(): boolean {
+    return this.left;
+  }
+
+  leave(): void {
+    this.left = true;
+  }
+}
+
 const NO_STORE: readonly [string, string] = ['Cache-Control', 'no-store'];
 
 /**
@@ -23,12 +39,17 @@ export function withDaemonPaths(
   paths: DaemonPaths,
   statusAllowed: boolean,
   status: StatusSource,
+  leaving: Leaving,
 ): App {
   const { statusPath, pingPath } = paths;
   if (statusPath === undefined && pingPath === undefined) return app;
   return (environ: Environ, start: StartResponse) => {
     const path = environ.PATH_INFO;
     if (path === pingPath) {
+      if (leaving.leaving) {
+        start('503 Service Unavailable', [['Content-Type', 'text/plain; charset=utf-8'], NO_STORE]);
+        return 'stopping\n';
+      }
       start('200 OK', [['Content-Type', 'text/plain; charset=utf-8'], NO_STORE]);
       return 'pong\n';
     }

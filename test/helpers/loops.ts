@@ -1,5 +1,6 @@
 // Request loops for tests that change the daemon under load: each keeps requests going until told to
 // stop and counts what was sent, what failed and what the answers said.
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import { FastCgiClient, fcgiParams } from './fastcgi';
 import { requestVariables, scgiRequest } from './scgi';
@@ -11,6 +12,8 @@ export interface LoopResult {
   errors: string[];
   /** Every distinct answer body's first word (the app's version), in the order first seen. */
   versions: string[];
+  /** The number of each failed request, as its exchange was given it. */
+  failedIds: number[];
 }
 
 export interface Loop {
@@ -21,9 +24,12 @@ export interface Loop {
 
 type Exchange = (n: number) => Promise<{ status: number; body: string }>;
 
-/** `close`: what the loop holds open between requests, closed once it stopped. */
-function loop(exchange: Exchange, close: () => void = () => {}): Loop {
-  const result: LoopResult = { sent: 0, failed: 0, errors: [], versions: [] };
+/**
+ * `close`: what the loop holds open between requests, closed once it stopped. `pauseMs`: a wait
+ * between requests, for a paced load that leaves the cores to the daemon and the front end.
+ */
+function loop(exchange: Exchange, close: () => void = () => {}, pauseMs = 0): Loop {
+  const result: LoopResult = { sent: 0, failed: 0, errors: [], versions: [], failedIds: [] };
   let running = true;
   const done = (async () => {
     while (running) {
@@ -35,10 +41,12 @@ function loop(exchange: Exchange, close: () => void = () => {}): Loop {
         if (!result.versions.includes(version)) result.versions.push(version);
       } catch (error) {
         result.failed++;
+        result.failedIds.push(n);
         if (result.errors.length < 5) result.errors.push(`#${n}: ${(error as Error).message}`);
       }
       // A failure can settle without any I/O: never starve the timers the test waits on.
-      await new Promise((resolve) => setImmediate(resolve));
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   })();
   return {
@@ -92,29 +100,51 @@ export function fastcgiLoop(address: string): Loop {
 
 /** HTTP through a front end with kept-alive client connections, POSTs only (nginx never retries them). */
 export function httpPostLoop(port: number, agent: http.Agent): Loop {
+  return loop((n) => httpExchange(port, agent, 'POST', `/loop/${n}`, Buffer.from('post body')));
+}
+
+/** One HTTP exchange through a front end, the whole answer read. */
+function httpExchange(
+  port: number,
+  agent: http.Agent,
+  method: string,
+  path: string,
+  body?: Buffer,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = body === undefined ? {} : { 'Content-Length': body.length };
+    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * HTTP through a front end to the probe app's /hash, GETs and 64 KiB POSTs alternately, `pauseMs`
+ * apart, each answer checked against the hash of what was sent. The query names the loop and the
+ * request (`/hash?loop=L&n=N`), so a failure can be found in the front end's error log.
+ */
+export function httpHashLoop(port: number, agent: http.Agent, name: string, pauseMs: number): Loop {
   return loop(
-    (n) =>
-      new Promise((resolve, reject) => {
-        const req = http.request(
-          {
-            host: '127.0.0.1',
-            port,
-            method: 'POST',
-            path: `/loop/${n}`,
-            agent,
-            headers: { 'Content-Length': 9 },
-          },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (body += chunk));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-            res.on('error', reject);
-          },
-        );
-        req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-        req.on('error', reject);
-        req.end('post body');
-      }),
+    async (n) => {
+      const post = n % 2 === 1;
+      const body = post ? Buffer.alloc(64 * 1024, `${name}:${n};`) : Buffer.alloc(0);
+      const path = `/hash?loop=${name}&n=${n}`;
+      const answer = await httpExchange(port, agent, post ? 'POST' : 'GET', path, post ? body : undefined);
+      if (answer.status !== 200) return answer;
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      const got = JSON.parse(answer.body) as { sha256: string };
+      if (got.sha256 !== sha256) throw new Error(`${path}: hash ${got.sha256}, sent ${sha256}`);
+      return { status: 200, body: 'hash-checked' };
+    },
+    () => undefined,
+    pauseMs,
   );
 }

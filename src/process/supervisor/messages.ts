@@ -38,6 +38,8 @@ export type ToWorker =
   | { readonly sluice: 'status'; readonly id: number; readonly status: DaemonStatus }
   /** A successor serves: finish, hand kept-alive connections over, exit. */
   | { readonly sluice: 'retire' }
+  /** The daemon is about to stop (--stop-grace): answer the ping path with 503, serve the rest. */
+  | { readonly sluice: 'grace' }
   /** The daemon stops: finish, close, exit. */
   | { readonly sluice: 'stop' }
   /** SIGUSR2 reached the primary: reopen log files. */

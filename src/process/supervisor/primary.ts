@@ -66,6 +66,8 @@ export class Primary {
   private started = false;
   private reloading = false;
   private stopping = false;
+  /** Runs out the --stop-grace of a stop; a second signal meanwhile kills at once. */
+  private graceTimer: NodeJS.Timeout | null = null;
   private bound: readonly ListenAddress[] = [];
   /** What workers listen on: held and inherited sockets as descriptors. */
   private workerListeners: readonly ListenerSpec[];
@@ -402,12 +404,26 @@ export class Primary {
   stop(signal: NodeJS.Signals): void {
     if (this.stopping) {
       this.log.warn({ signal }, 'second signal: killing the workers');
+      if (this.graceTimer !== null) clearTimeout(this.graceTimer);
       for (const info of this.workers.values()) info.worker.process.kill('SIGKILL');
       this.finish(EXIT.FAILURE);
       return;
     }
     this.stopping = true;
-    this.log.info({ signal, drainTimeout: this.options.drainTimeout }, 'stopping');
+    const { stopGrace, drainTimeout } = this.options;
+    this.log.info({ signal, stopGrace, drainTimeout }, 'stopping');
+    if (stopGrace === 0) return this.drainWorkers();
+    // The listeners stay open meanwhile: a load balancer whose checks have not failed yet still sends.
+    for (const info of this.workers.values()) this.tell(info, { sluice: 'grace' });
+    this.log.info({ stopGrace }, 'stop grace: the ping path answers 503, requests are still served');
+    this.graceTimer = setTimeout(() => {
+      this.log.info({ drainTimeout }, 'stop grace over: draining');
+      this.drainWorkers();
+    }, stopGrace);
+  }
+
+  /** Workers finish their requests and exit; those still busy after --drain-timeout are killed. */
+  private drainWorkers(): void {
     // New connections are refused from now on (nginx tries its next upstream), once the workers,
     // draining, have closed their copies too.
     this.releaseSockets();

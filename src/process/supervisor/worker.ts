@@ -107,6 +107,10 @@ export async function runWorker(): Promise<number> {
         statusWaiters.get(m.id)?.(m.status);
         statusWaiters.delete(m.id);
         break;
+      case 'grace':
+        log.info('stop grace: the ping path answers 503');
+        serving.startGrace();
+        break;
       case 'retire':
       case 'stop':
         void leave(m.sluice);
