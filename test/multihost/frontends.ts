@@ -45,6 +45,17 @@ export interface PoolFrontEnd {
   logs(): string;
 }
 
+/**
+ * Settings the pool config's header asks of each host beyond the rig's own (--stop-grace, for a
+ * front end that checks the ping path): read from its `sluice serve` line, so the file and the
+ * hosts the rig runs behind it agree.
+ */
+export function hostFlags(name: PoolFrontEndName): string[] {
+  const text = fs.readFileSync(path.join(REPO_ROOT, POOL_CONFIG[name]), 'utf8');
+  const grace = /^#.*sluice serve .*--stop-grace (\d+)/m.exec(text);
+  return grace ? ['--stop-grace', grace[1]!] : [];
+}
+
 /** The shipped pool config with the rig's listener, logs and one server line per host. */
 export function renderPool(
   name: PoolFrontEndName,

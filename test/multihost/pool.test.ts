@@ -6,6 +6,19 @@ import { figuresTable, Rig, rigAvailable } from './rig';
 import type { Tally } from './load';
 
 const RESTART_RUNS = Number(process.env.SLUICE_RIG_RESTART_RUNS ?? 10);
+
+/** nginx's own account of failed requests (error log lines naming an upstream), counted by reason. */
+function upstreamErrors(rig: Rig): string {
+  const reasons: Record<string, number> = {};
+  for (const match of rig
+    .frontEnd!.logs()
+    .matchAll(/\[error\] [^\n]*?\*\d+ ([^\n]*?) while [^\n]*upstream: "/g))
+    reasons[match[1]!] = (reasons[match[1]!] ?? 0) + 1;
+  const text = Object.entries(reasons)
+    .map(([reason, n]) => `${n}x ${reason}`)
+    .join(', ');
+  return text === '' ? '' : `; nginx: ${text}`;
+}
 const describeRig = rigAvailable() ? describe : describe.skip;
 
 describeRig('several sluice hosts behind one front end', () => {
@@ -32,40 +45,40 @@ describeRig('several sluice hosts behind one front end', () => {
       for (const host of ['h1', 'h2']) expect(figure.share[host]).toBeGreaterThan(figure.requests / 4);
     }, 60_000);
 
-    test(`a rolling restart (SIGTERM of each host in turn) fails no request in at least ${RESTART_RUNS - 1} runs of ${RESTART_RUNS}`, async () => {
+    test(`a rolling restart: ${RESTART_RUNS} graceful stops (SIGTERM), each host in turn, at most one with a failed request`, async () => {
       const runs: Tally[] = [];
-      for (let run = 0; run < RESTART_RUNS; run++) runs.push(await rig.rollingRestart());
+      for (let run = 0; run < RESTART_RUNS; run++) runs.push(await rig.restart(run % 2 === 0 ? 'h1' : 'h2'));
       const failed = runs.filter((run) => run.failedGets + run.failedPosts > 0);
-      const total = runs.reduce((sum, run) => sum + run.requests, 0);
+      const sum = (field: 'requests' | 'gets' | 'posts' | 'failedGets' | 'failedPosts') =>
+        runs.reduce((total, run) => total + run[field], 0);
       const failures: Record<string, number> = {};
       for (const run of runs)
         for (const [kind, n] of Object.entries(run.failures)) failures[kind] = (failures[kind] ?? 0) + n;
       rig.figures.push({
         frontEnd: name,
-        scenario: `rolling restart (SIGTERM) x${RESTART_RUNS}`,
-        requests: total,
-        gets: runs.reduce((sum, run) => sum + run.gets, 0),
-        posts: runs.reduce((sum, run) => sum + run.posts, 0),
-        failedGets: runs.reduce((sum, run) => sum + run.failedGets, 0),
-        failedPosts: runs.reduce((sum, run) => sum + run.failedPosts, 0),
+        scenario: `rolling restart: ${RESTART_RUNS} stops (SIGTERM)`,
+        requests: sum('requests'),
+        gets: sum('gets'),
+        posts: sum('posts'),
+        failedGets: sum('failedGets'),
+        failedPosts: sum('failedPosts'),
         failures,
         share: {},
-        note: `${RESTART_RUNS - failed.length}/${RESTART_RUNS} runs clean`,
+        note: `${RESTART_RUNS - failed.length}/${RESTART_RUNS} runs clean${upstreamErrors(rig)}`,
       });
       expect(runs.every((run) => run.failedGets === 0)).toBe(true);
-      expect(failed.length).toBeLessThanOrEqual(1);
-    }, 240_000);
+      expect(failed.length).toBeLessThanOrEqual(Math.floor(RESTART_RUNS / 10));
+    }, 300_000);
 
     test('a rolling reload (SIGHUP of each host in turn) fails no request', async () => {
       const figure = await rig.rollingReload();
       expect(figure.failures).toEqual({});
     }, 60_000);
 
-    test('a crash (kill -9 of primary and workers) fails no GET and only POSTs in flight', async () => {
-      const { figure, postsInFlight, failedAfter } = await rig.crash();
+    test('a crash (kill -9 of primary and workers) fails no GET, and only POSTs sent to the host as it died', async () => {
+      const { figure, failedLate } = await rig.crash();
       expect(figure.failedGets).toBe(0);
-      expect(failedAfter).toBe(0);
-      expect(figure.failedPosts).toBeLessThanOrEqual(postsInFlight);
+      expect(failedLate).toBe(0);
     }, 90_000);
 
     test('a partition (link down) is left by the front end, and the host serves again once it is back', async () => {
