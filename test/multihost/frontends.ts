@@ -14,7 +14,7 @@ import type { Backend, Network } from './network';
 
 export type PoolFrontEndName = 'nginx' | 'haproxy';
 
-export const POOL_CONFIG: Record<PoolFrontEndName, string> = {
+const POOL_CONFIG: Record<PoolFrontEndName, string> = {
   nginx: 'deploy/nginx/sluice-pool.conf',
   haproxy: 'deploy/haproxy/sluice-pool.cfg',
 };
@@ -57,7 +57,7 @@ export function hostFlags(name: PoolFrontEndName): string[] {
 }
 
 /** The shipped pool config with the rig's listener, logs and one server line per host. */
-export function renderPool(
+function renderPool(
   name: PoolFrontEndName,
   network: Network,
   hosts: readonly Backend[],
