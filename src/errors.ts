@@ -138,6 +138,7 @@ const STARTUP_CODES = {
   ERR_USAGE_NO_LISTENER: { meaning: 'no listener given, and no socket passed by systemd' },
   ERR_USAGE_NO_APP: { meaning: 'no app module' },
   ERR_USAGE_WATCH: { meaning: '--watch with --workers 0' },
+  ERR_USAGE_STOP_GRACE: { meaning: '--stop-grace without --ping-path' },
   ERR_USAGE_LISTEN_FDS: { meaning: 'a malformed LISTEN_FDS, or an inherited socket named for no protocol' },
   ERR_USAGE_USER: { meaning: 'no such user or group' },
   ERR_USAGE_CHDIR: { meaning: '--chdir to a directory that cannot be entered' },

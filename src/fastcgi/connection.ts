@@ -65,7 +65,9 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private idleSince = performance.now();
   /** Set while retiring: the socket goes to this instead of being closed once idle. */
   private handOff: ((socket: Socket) => void) | null = null;
-  /** Set on stop while no request is in flight: closes the connection after --stop-idle. */
+  /** The daemon is stopping (see shutdown). */
+  private stopping = false;
+  /** Set while stopping with no request in flight: closes the connection after --stop-idle. */
   private stopIdleTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -288,13 +290,16 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   // --- daemon stop --------------------------------------------------------------------------------
 
   /**
-   * Closes once the requests in flight are done, the end of input right behind the last END_REQUEST:
-   * it reaches the front end before that front end can reuse the connection. One with no request in
-   * flight may be crossing one the front end is writing (FastCGI has no way to announce a close, and
-   * a request we discard after closing is a 502 nginx never retries if it is a POST): it stays open
-   * and serving for --stop-idle, and closes then if nothing came, else after what came is answered.
+   * Closes once the requests in flight are answered, the end of input right behind the last
+   * END_REQUEST so that it reaches the front end before that front end reuses the connection. One
+   * with no request in flight may be crossing a request the front end is writing (FastCGI has no way
+   * to announce a close, and a request discarded after our close is a 502 nginx never retries if it
+   * is a POST): it stays open and serving for --stop-idle, then closes if nothing came. Front ends
+   * reuse their most recently used connections first (nginx's keepalive cache is a stack), so one
+   * that stayed quiet that long is the one least likely to be picked at the instant it closes.
    */
   shutdown(): void {
+    this.stopping = true;
     this.closing = true;
     if (this.requests.size > 0 || this.draining) return;
     this.stopIdleTimer = setTimeout(() => this.closeIfQuiet(), this.context.limits.stopIdle);
@@ -305,7 +310,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
   private closeIfQuiet(): void {
     this.stopIdleTimer = null;
     if (this.draining || this.requests.size > 0) return;
-    // Part of a record came: a request on its way, bounded by the header timeout and the drain timeout.
+    // Part of a record came: a request on its way (bounded by the header and drain timeouts).
     if (this.parser.bufferedBytes > 0) {
       this.stopIdleTimer = setTimeout(() => this.closeIfQuiet(), this.context.limits.stopIdle);
       this.stopIdleTimer.unref();
@@ -349,6 +354,17 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
 
   private drainAndClose(): void {
     this.draining = true;
-    endAndDrain(this.socket, this.context.limits);
+    const socket = this.socket;
+    // Stopping, with every byte written and none unread: closed at once, without the turn of the
+    // event loop an end() takes to reach the kernel. The front end sees the end of input microseconds
+    // after the response, before it can take the connection for its next request.
+    if (this.stopping) {
+      this.uncork();
+      if (socket.writableLength === 0 && socket.readableLength === 0) {
+        socket.destroy();
+        return;
+      }
+    }
+    endAndDrain(socket, this.context.limits);
   }
 }

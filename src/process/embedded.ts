@@ -9,7 +9,7 @@ import { BadValue } from '../settings/parse';
 import type { DaemonOnlyKey, OptionKey, ServeOptions } from '../settings/table';
 import type { DaemonStatus } from '../status/snapshot';
 import { Daemon, type ListenerProtocol } from './daemon';
-import { listenerSpecs } from './serve';
+import { checkStopGrace, listenerSpecs } from './serve';
 import { serveWith, servingAlone } from './serving';
 
 /** The settings `serve()` takes: every row of the settings table but the daemon's own. */
@@ -58,7 +58,7 @@ export interface Server {
  * the daemon's own process (workers, user, pidFile, watch, the log settings...) are refused.
  *
  * @throws UsageError `ERR_EMBEDDED_KEY`, `ERR_EMBEDDED_DAEMON_ONLY` or `ERR_EMBEDDED_VALUE` for an
- * option; `ERR_USAGE_NO_LISTENER` without one; the codes of `sluice serve` for the app and binding.
+ * option; `ERR_USAGE_STOP_GRACE` for `stopGrace` without `pingPath`; `ERR_USAGE_NO_LISTENER` without one; the codes of `sluice serve` for the app and binding.
  */
 export async function serve(app: Servable, options: ServerOptions = {}): Promise<Server> {
   const { logger, ...given } = options;
@@ -73,6 +73,7 @@ export async function serve(app: Servable, options: ServerOptions = {}): Promise
   // Before anything is bound: an app of no kind is refused with nothing to undo.
   const kind = detectApp(app, settings.interface);
   const listeners = listenerSpecs(settings, []);
+  checkStopGrace(settings);
   const role = servingAlone(settings, listeners);
   const serving = await serveWith(settings, listeners, role, {
     log,

@@ -49,6 +49,17 @@ export function checkServeOptions(options: ServeOptions): void {
   if (options.watch && options.workers === 0) {
     throw new UsageError('ERR_USAGE_WATCH', '--watch reloads workers: it needs --workers 1 or more');
   }
+  checkStopGrace(options);
+}
+
+/** --stop-grace turns the ping path to 503 for a load balancer: without one it only delays the stop. */
+export function checkStopGrace(options: ServeOptions): void {
+  if (options.stopGrace > 0 && options.pingPath === undefined) {
+    throw new UsageError(
+      'ERR_USAGE_STOP_GRACE',
+      "--stop-grace answers the ping path with 503 while a load balancer takes the host out: give --ping-path too (serve(): 'pingPath')",
+    );
+  }
 }
 
 /** The sockets this process was started with; `spawned` when a web server left one on fd 0. */

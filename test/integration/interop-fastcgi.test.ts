@@ -29,7 +29,8 @@ const TARGETS: InteropTarget[] = [
     chunkedUploads: 'refused',
   },
 ];
-const suite = interopSuite('fastcgi', TARGETS, ['--log-level', 'debug']);
+// The ping path the shipped HAProxy config's health checks ask for.
+const suite = interopSuite('fastcgi', TARGETS, ['--log-level', 'debug', '--ping-path', '/sluice-ping']);
 const available = suite.available;
 const frontEnd = suite.frontEnd;
 const daemonLines = (): Array<Record<string, unknown>> => suite.daemon().logLines();

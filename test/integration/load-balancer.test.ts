@@ -4,6 +4,7 @@ import { serve, type Server } from '../../src/index';
 import type { App } from '../../src/gateway/types';
 import { startDaemon, type Daemon } from '../helpers/daemon';
 import { FastCgiClient, fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
+import { usageErrorCode } from '../helpers/usage';
 
 const PROBE = 'test/fixtures/apps/probe.mjs';
 
@@ -128,5 +129,11 @@ describe('serve() in a program', () => {
     expect(closed).toBe(false);
     await closing;
     await expect(get(address, '/ping')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  test('stopGrace without pingPath is refused: it would delay the stop for nothing', async () => {
+    expect(await usageErrorCode(serve(app, { fastcgi: ['127.0.0.1:0'], stopGrace: 1000 }))).toBe(
+      'ERR_USAGE_STOP_GRACE',
+    );
   });
 });
