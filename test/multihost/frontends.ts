@@ -56,6 +56,19 @@ export function hostFlags(name: PoolFrontEndName): string[] {
   return grace ? ['--stop-grace', grace[1]!] : [];
 }
 
+/**
+ * How long after a host is back the front end may still keep it out: nginx's workers each leave a
+ * host that failed alone for its `fail_timeout`, and only one of them may have tried it since.
+ * HAProxy is one process whose checks put the host back for all.
+ */
+export function rejoinMs(name: PoolFrontEndName): number {
+  if (name !== 'nginx') return 0;
+  const text = fs.readFileSync(path.join(REPO_ROOT, POOL_CONFIG[name]), 'utf8');
+  const timeout = /^\s*server [^#\n]*fail_timeout=(\d+)s/m.exec(text);
+  if (timeout === null) throw new Error(`${POOL_CONFIG[name]}: no fail_timeout=Ns on a server line`);
+  return Number(timeout[1]) * 1000;
+}
+
 /** The shipped pool config with the rig's listener, logs and one server line per host. */
 function renderPool(
   name: PoolFrontEndName,

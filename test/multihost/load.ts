@@ -110,16 +110,6 @@ export class Load {
     return this.samples.some((sample) => sample.host === host && sample.start > since);
   }
 
-  /**
-   * Whether `host` is back at its share: among the last `window` good answers to requests started
-   * after `since`, it served at least `fraction`. nginx's workers each keep their own count of a
-   * host's failures, so one answer from a host does not mean every worker sends to it again.
-   */
-  fullyServing(host: string, since: number, fraction: number, window = 40): boolean {
-    const recent = this.samples.filter((s) => s.failure === null && s.start > since).slice(-window);
-    return recent.length === window && recent.filter((s) => s.host === host).length >= fraction * window;
-  }
-
   /** How many requests have ended so far. */
   get count(): number {
     return this.samples.length;

@@ -6,7 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT, SLUICE_BIN, requireRoot, startDaemon, type Daemon } from '../helpers/daemon';
 import { pidAlive, requireBinary } from '../helpers/frontends';
-import { hostFlags, startPool, waitUntil, type PoolFrontEnd, type PoolFrontEndName } from './frontends';
+import {
+  hostFlags,
+  rejoinMs,
+  startPool,
+  waitUntil,
+  type PoolFrontEnd,
+  type PoolFrontEndName,
+} from './frontends';
 import { Load, tally, type Sample, type Tally } from './load';
 import { canMakeNamespaces, Network, type Backend } from './network';
 
@@ -318,13 +325,17 @@ export class Rig {
   }
 
   /**
-   * The gate of a rolling deploy: the host answers its share of the requests again (a third or
-   * more of the last 40, two hosts sharing), so that the front end is not left without it when the
-   * next host goes.
+   * The gate of a rolling deploy: the host serves again, and has been up for as long as the front
+   * end may still keep it out (rejoinMs), so the next host can go without leaving it no live one.
    */
   private async backInRotation(load: Load, host: Backend): Promise<void> {
     const since = performance.now();
-    await waitUntil(`${host} is back in rotation`, () => load.fullyServing(host, since, 1 / 3), 30_000);
+    const rejoin = rejoinMs(this.frontEnd!.name);
+    await waitUntil(
+      `${host} is back in rotation`,
+      () => load.served(host, since) && performance.now() - since >= rejoin,
+      30_000,
+    );
   }
 
   /**
