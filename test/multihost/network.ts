@@ -51,13 +51,14 @@ export function freeSubnet(seed = process.pid): string {
   throw new Error('no free 10.x.y.0/24 for the multi-host rig');
 }
 
-/** Namespaces of this kind whose maker PID is no longer alive. */
-function staleNamespaces(): string[] {
+/** Deletes the rig's namespaces whose maker PID is no longer alive; returns their names. */
+export function removeStaleNamespaces(): string[] {
   const stale: string[] = [];
   for (const line of ip(['netns', 'list']).split('\n')) {
     const match = /^(sluice-(\d+)-\S+)/.exec(line);
     if (match && Number(match[2]) !== process.pid && !pidAlive(Number(match[2]))) stale.push(match[1]!);
   }
+  for (const name of stale) ip(['netns', 'del', name]);
   return stale;
 }
 
@@ -92,7 +93,7 @@ export class Network {
 
   /** Removes what dead earlier runs left, then builds the namespaces, the bridge and the links. */
   create(): void {
-    for (const name of staleNamespaces()) ip(['netns', 'del', name]);
+    removeStaleNamespaces();
     const machines = Object.keys(HOST_PART) as Machine[];
     for (const machine of machines) {
       ip(['netns', 'add', this.namespace(machine)]);
