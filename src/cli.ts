@@ -9,6 +9,7 @@ import { BadValue } from './settings/parse';
 import { settingsReport } from './settings/report';
 import { helpText, OPTIONS, type OptionSpec } from './settings/table';
 import { checkServeOptions, listenerSpecs, serve } from './process/serve';
+import { staticMounts } from './process/static-mounts';
 import { runWorker } from './process/supervisor/worker';
 import { VERSION } from './common/version';
 
@@ -130,6 +131,7 @@ export function buildProgram(run: (task: Promise<number>) => void): Command {
         const { file, cli } = givenLayers(givenFlags(command, app));
         const options = mergeOptions(file, cli);
         checkServeOptions(options);
+        staticMounts(options.static, options.chdir);
         // Systemd-passed sockets are not there to check: only the flags' listeners count here.
         if (options.scgi.length + options.fastcgi.length + options.http.length > 0)
           listenerSpecs(options, []);

@@ -122,15 +122,24 @@ const GATEWAY_CODES = {
 const ADAPTER_CODES = {
   ERR_ADAPTER_BAD_HEADER: {
     status: 400,
-    meaning: 'a request header value Node cannot parse (CR, LF or NUL)',
+    meaning: "a request Node's HTTP parser would refuse (unknown method, bad header name or value)",
   },
   ERR_ADAPTER_BAD_URL: { status: 400, meaning: 'no valid URL for the fetch Request' },
-  ERR_ADAPTER_BAD_RESPONSE: { status: 500, meaning: 'the ServerResponse ended before its framing said' },
+  ERR_ADAPTER_BAD_RESPONSE: {
+    status: 500,
+    meaning: 'the ServerResponse was destroyed before it ended, or ended after an interim head alone',
+  },
   ERR_ADAPTER_NOT_A_RESPONSE: {
     status: 500,
     meaning: 'the fetch handler returned something other than a Response',
   },
   ERR_FORM_TOO_LARGE: { status: 413, meaning: 'readForm(): the body is larger than its limit' },
+  ERR_SESSION_TOO_LARGE: { meaning: 'sessions(): a cookie over 4 KB; logged, the session not saved' },
+  ERR_SESSION_DATA: { meaning: 'sessions(): the session is not a JSON object; logged, not saved' },
+  ERR_SESSION_AFTER_START: {
+    status: 500,
+    meaning: 'sessions(): regenerate() or destroy() after the response started',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A command line, configuration or app module that cannot work; no request is involved. */
@@ -153,6 +162,11 @@ const STARTUP_CODES = {
   ERR_USAGE_PING: { meaning: 'ping over SCGI without --path' },
   ERR_USAGE_BRIDGE: { meaning: 'bridge: an unknown option, a bad value, no server' },
   ERR_USAGE_ALLOW: { meaning: 'an --allow entry that is not an IP address or range' },
+  ERR_USAGE_STATIC: { meaning: 'a --static directory that is missing, unreadable or not a directory' },
+  ERR_INIT_NOT_EMPTY: { meaning: 'sluice init into a directory that holds files, without --force' },
+  ERR_INIT_PATH: { meaning: 'sluice init: a directory the deploy snippets cannot name, or no project name' },
+  ERR_INIT_TEMPLATE: { meaning: "sluice init: this sluice's templates are missing or broken" },
+  ERR_INIT_WRITE: { meaning: 'sluice init: the project cannot be written' },
   ERR_CONFIG_READ: { meaning: 'the --config file cannot be read' },
   ERR_CONFIG_SYNTAX: { meaning: 'the --config file is not a JSON object' },
   ERR_CONFIG_KEY: { meaning: 'a --config key that is no setting' },
@@ -167,6 +181,10 @@ const STARTUP_CODES = {
   ERR_APP_NOT_FUNCTION: { meaning: 'the export is no kind of app' },
   ERR_APP_AMBIGUOUS: { meaning: 'the export has the shape of two kinds of app' },
   ERR_APP_LOAD: { meaning: 'the app module threw while loading' },
+  ERR_SESSION_SECRET: { meaning: 'sessions(): no secret, or one shorter than 32 bytes' },
+  ERR_SESSION_OPTIONS: {
+    meaning: 'sessions(): an unknown store, a bad number, a file store directory that cannot be made',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** Codes of log lines (and of FastCGI's FCGI_STDERR line) that no error object carries. */

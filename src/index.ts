@@ -37,6 +37,15 @@ export {
 export { compress, type CompressOptions, type Encoding } from './middleware/compress';
 export { parseQuery, queryParams, readForm, type ReadFormOptions } from './middleware/params';
 export { requestId, type RequestIdOptions } from './middleware/request-id';
+export {
+  sessions,
+  SESSION,
+  SESSIONS,
+  type SessionControl,
+  type SessionData,
+  type SessionsOptions,
+} from './middleware/sessions';
+export type { SessionStore } from './middleware/session-store';
 export { GatewayError, ProtocolError, SluiceError, UsageError } from './errors';
 export { DEFAULT_LIMITS, type Limits } from './runtime/limits';
 export { VERSION } from './common/version';

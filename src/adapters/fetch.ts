@@ -7,7 +7,7 @@ import { bodyAllowed } from '../gateway/response-head';
 import type { App, Environ } from '../gateway/types';
 import { NO_BODY } from '../gateway/no-body';
 import { answerPlain, isUpgrade, refuseUpgrade } from './refusals';
-import { forEachHeader } from './request-head';
+import { forEachHeader } from './request-headers';
 
 /** The third argument of a fetch handler, shaped like the ExecutionContext of other runtimes. */
 export interface FetchContext {

@@ -1,5 +1,5 @@
 // Requests an adapter answers itself: upgrades that neither SCGI nor FastCGI can carry, and requests
-// Node's parser refuses.
+// a node:http server would refuse.
 import { plainResponse } from '../gateway/plain-response';
 import type { Body, Environ, StartResponse } from '../gateway/types';
 

@@ -1,7 +1,8 @@
-// The client subcommands on the commander program: request, ping, and bridge (listed here for --help;
-// bin/sluice runs the bridge without loading commander at all).
+// The subcommands beside serve and check-config: the clients request, ping and bridge (listed here for
+// --help; bin/sluice runs the bridge without loading commander at all), and init.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BRIDGE_HELP } from '../bridge/args';
+import { runInit, TEMPLATES, type InitFlags } from './init';
 import { runPing, type PingFlags } from './ping';
 import { runRequest, type CommandIo, type RequestFlags } from './request';
 
@@ -45,7 +46,21 @@ Examples:
   sluice ping --connect unix:/run/php/php8.2-fpm.sock --path /ping --env SCRIPT_FILENAME=/ping
   ExecStartPost=/usr/bin/sluice ping --connect unix:/run/sluice/fastcgi.sock   (systemd)`;
 
-/** Adds `request`, `ping` and `bridge` to the program; `run` receives each command's exit code. */
+const INIT_HELP = `
+Writes package.json (start and test scripts; sluice as a file: dependency on this sluice's own
+directory, frameworks at the versions sluice is tested with), app.mjs, sluice.json (npm start: the
+--http listener on 127.0.0.1:8080 and public/ under /static/), test/app.test.mjs (node:test, no
+front end needed) and deploy/ (sluice.production.json, a systemd unit, nginx and Apache sites)
+filled in with the project's name and path.
+
+Exit codes: 0 written, 2 the directory is not empty (without --force), its path cannot be written
+into the deploy snippets, or the files cannot be written.
+
+Examples:
+  sluice init blog && cd blog && npm install && npm test && npm start
+  sluice init api --template fastify`;
+
+/** Adds `request`, `ping`, `bridge` and `init` to the program; `run` receives each command's exit code. */
 export function addClientCommands(
   program: Command,
   run: (task: Promise<number>) => void,
@@ -76,6 +91,15 @@ export function addClientCommands(
     .option('--timeout <S>', 'seconds before giving up', seconds, 10)
     .addHelpText('after', PING_HELP)
     .action((flags: PingFlags) => run(runPing(flags, io())));
+
+  program
+    .command('init')
+    .description('write a runnable project: an app from a template, its config, a test and deploy snippets')
+    .argument('<dir>', 'the project directory, made if missing; its last part names the project')
+    .addOption(new Option('--template <NAME>', 'the kind of app').choices(TEMPLATES).default('gateway'))
+    .option('--force', 'write into a directory that is not empty, replacing files of the same names')
+    .addHelpText('after', INIT_HELP)
+    .action((dir: string, flags: InitFlags) => run(Promise.resolve().then(() => runInit(dir, flags, io()))));
 
   program
     .command('bridge')

@@ -50,3 +50,20 @@ export function formatAddress(address: ListenAddress): string {
   if (address.kind === 'fd') return `fd:${address.fd}`;
   return (address.host.includes(':') ? `[${address.host}]` : address.host) + ':' + address.port;
 }
+
+/** The longest Unix socket path bind() takes: sun_path's 108 bytes, less the terminating NUL. */
+const SUN_PATH_MAX = 107;
+
+/**
+ * The name a Unix socket for `socketPath` is bound under by process `pid`, before it listens and is
+ * renamed into place. The kernel keeps that name: `ss -xl` and /proc/net/unix show it, not the path.
+ * `<path>.<pid>` where it fits in sun_path; else a short name in the same directory.
+ */
+export function socketBindingName(socketPath: string, pid: number): string {
+  const beside = `${socketPath}.${pid}`;
+  if (Buffer.byteLength(beside) <= SUN_PATH_MAX) return beside;
+  const slash = socketPath.lastIndexOf('/');
+  let hash = 0;
+  for (const byte of Buffer.from(socketPath.slice(slash + 1))) hash = (hash * 31 + byte) >>> 0;
+  return `${socketPath.slice(0, slash + 1)}.${pid}.${hash.toString(36)}`;
+}

@@ -10,7 +10,8 @@ import type { Limits } from '../runtime/limits';
 import { fullCollection, IdleCollector } from './idle-collector';
 import { DescriptorBudget } from './descriptor-budget';
 import { countOpenDescriptors, openFileLimit } from './descriptors';
-import { listenOn, listenOnHandle, removeSocketFile, type ListenHandle, type SocketOptions } from './listen';
+import { listenOn, listenOnHandle, type Bound, type ListenHandle, type SocketOptions } from './listen';
+import { removeOwnSocketFile } from './socket-file';
 import { serveHttp } from '../http/connection';
 import { serveFastCgi } from '../fastcgi/connection';
 import { serveScgi } from '../scgi/connection';
@@ -63,7 +64,7 @@ const HANDLERS: Partial<Record<ListenerProtocol, ConnectionHandler>> = {
 interface Listener {
   readonly spec: ListenerSpec;
   readonly server: net.Server;
-  bound?: ListenAddress;
+  bound?: Bound;
 }
 
 /** What a retiring process does with a kept-alive connection it does not close. */
@@ -95,7 +96,7 @@ export class Daemon {
     }
     this.startSweeper();
     this.watchDescriptors();
-    return this.listeners.map((l) => l.bound!);
+    return this.listeners.map((l) => l.bound!.address);
   }
 
   /** Logs where each listener is reached (done once per daemon, by whichever process owns the listeners). */
@@ -324,10 +325,10 @@ export class Daemon {
     while (this.connections.size > 0) await new Promise((r) => setTimeout(r, 10));
     clearTimeout(deadline);
     if (this.sweeper !== null) clearInterval(this.sweeper);
-    // Shared listeners belong to the primary, which outlives this process.
-    if (handOff === undefined && !this.options.sockets.shared) {
+    // Shared listeners belong to the primary, which outlives this process: they made no file here.
+    if (handOff === undefined) {
       await Promise.all(
-        this.listeners.map((l) => (l.bound ? removeSocketFile(l.bound, this.log) : undefined)),
+        this.listeners.map((l) => (l.bound?.file ? removeOwnSocketFile(l.bound.file, this.log) : undefined)),
       );
     }
   }
@@ -345,6 +346,9 @@ function sweepPeriod(limits: Limits): number {
 
 /** A hint for the log: how a person or a front end reaches this listener. */
 function howToReach(protocol: ListenerProtocol, address: ListenAddress): string {
+  // An inherited socket was bound by whoever started sluice (systemd, a spawning web server): the
+  // front end reaches it where that process bound it, which sluice cannot name.
+  if (address.kind === 'fd') return `inherited socket fd ${address.fd}: reached where its owner bound it`;
   const target = address.kind === 'unix' ? `unix:${address.path}` : formatAddress(address);
   switch (protocol) {
     case 'http':

@@ -1,10 +1,10 @@
-// Binding listeners: stale Unix sockets replaced only when dead, socket modes and owners, inherited descriptors.
+// Binding listeners: Unix sockets listening before they are renamed into place, socket modes and owners, inherited descriptors.
 import cluster from 'node:cluster';
-import { chmod, chown, lstat, unlink } from 'node:fs/promises';
+import { chmod, chown } from 'node:fs/promises';
 import net from 'node:net';
 import { UsageError } from '../errors';
 import type { ListenAddress } from '../common/address';
-import type { Logger } from './logger';
+import { checkSocketPath, publishSocketFile, temporarySocketPath, type OwnSocketFile } from './socket-file';
 
 /** How Unix socket files are made, and whether other processes share the listeners. */
 export interface SocketOptions {
@@ -20,25 +20,42 @@ export interface SocketOptions {
   readonly shared: boolean;
 }
 
-/** Binds `server` to `address` and resolves with the address actually bound (the real port for :0). */
+/** Where a listener was bound: the address (the real port for :0), and the socket file made. */
+export interface Bound {
+  readonly address: ListenAddress;
+  /** The Unix socket file this process put in place; null for TCP, descriptors and shared listeners. */
+  readonly file: OwnSocketFile | null;
+}
+
+/**
+ * Binds `server` to `address` and listens. A Unix socket listens under a temporary name first and is
+ * then renamed over the path (see socket-file.ts): from the moment the file is there, it accepts.
+ */
 export async function listenOn(
   server: net.Server,
   address: ListenAddress,
   options: SocketOptions,
-): Promise<ListenAddress> {
+): Promise<Bound> {
   if (address.kind === 'tcp') {
     await bind(server, { host: address.host, port: address.port, backlog: options.backlog });
     const bound = server.address() as net.AddressInfo;
-    return { kind: 'tcp', host: address.host, port: bound.port };
+    return { address: { kind: 'tcp', host: address.host, port: bound.port }, file: null };
   }
   if (address.kind === 'fd') {
     await bind(server, { fd: address.fd, backlog: options.backlog });
-    return address;
+    return { address, file: null };
   }
-  if (!options.shared) await removeStaleSocket(address.path);
-  await bind(server, { path: address.path, backlog: options.backlog });
-  await setSocketFileAccess(address, options);
-  return address;
+  // node:cluster's primary binds the path itself, for every worker at once.
+  if (options.shared) {
+    await bind(server, { path: address.path, backlog: options.backlog });
+    await setSocketFileAccess(address, options);
+    return { address, file: null };
+  }
+  await checkSocketPath(address.path);
+  const temporary = await temporarySocketPath(address.path);
+  await bind(server, { path: temporary, backlog: options.backlog });
+  await setSocketFileAccess({ kind: 'unix', path: temporary }, options);
+  return { address, file: await publishSocketFile(temporary, address.path) };
 }
 
 /** --socket-mode, --socket-owner and --socket-group, applied to a bound Unix socket's file. */
@@ -50,11 +67,6 @@ export async function setSocketFileAccess(
   if (options.uid !== undefined || options.gid !== undefined) {
     await chown(address.path, options.uid ?? -1, options.gid ?? -1);
   }
-}
-
-/** Removes a socket file left by a crashed daemon (see listenOn); for a primary before its workers bind. */
-export async function clearStaleSocket(address: ListenAddress): Promise<void> {
-  if (address.kind === 'unix') await removeStaleSocket(address.path);
 }
 
 /**
@@ -123,50 +135,4 @@ function listenAsOwner(
   } finally {
     state.isPrimary = wasPrimary;
   }
-}
-
-/**
- * A socket file left by a crashed daemon would make listen() fail with EADDRINUSE. Remove it only
- * when nothing answers on it: replacing a live daemon's socket would silently steal its traffic.
- */
-async function removeStaleSocket(path: string): Promise<void> {
-  let stats;
-  try {
-    stats = await lstat(path);
-  } catch {
-    return;
-  }
-  if (!stats.isSocket()) {
-    throw new UsageError('ERR_LISTEN', `${path} exists and is not a socket; refusing to replace it`);
-  }
-  if (await answers(path)) {
-    throw new UsageError('ERR_LISTEN', `${path} is in use by a running server`);
-  }
-  await unlink(path);
-}
-
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.connect({ path });
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-}
-
-/**
- * Removes a Unix socket file at exit; gone already is fine. One left behind (after --user dropped
- * the right to its directory) is logged: the next start replaces it.
- */
-export async function removeSocketFile(address: ListenAddress, log: Logger): Promise<void> {
-  if (address.kind !== 'unix') return;
-  await unlink(address.path).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return;
-    log.warn(
-      { code: 'ERR_SOCKET_LEFT', path: address.path, reason: error.code },
-      'socket file left behind: the next start replaces it',
-    );
-  });
 }

@@ -11,6 +11,7 @@ import { parseAppSpec } from './load-app';
 import type { ServeOptions } from '../settings/options';
 import { removePidFile, writePidFile } from './pid-file';
 import { servingAlone, startServing } from './serving';
+import { staticMounts } from './static-mounts';
 import { inheritedListeners } from './socket-activation';
 import { spawnedListener } from './spawned';
 import { Primary } from './supervisor/primary';
@@ -93,6 +94,8 @@ export async function serve(
       );
     }
   }
+  // Checked here too, not only in each worker: a missing directory is a start-up error (exit 2).
+  staticMounts(options.static);
   const { inherited, spawned } = startedWith(options);
   const listeners = listenerSpecs(options, inherited);
   // A web server that spawns its apps manages their processes: a primary and a worker in each copy

@@ -11,10 +11,12 @@ import { emptyCounters, Meter } from '../runtime/meter';
 import type { App } from '../gateway/types';
 import { loadApp, parseAppSpec } from './load-app';
 import { catchErrors } from '../middleware/catch-errors';
+import { staticFiles } from '../middleware/static-files';
 import { limitsOf, type ServeOptions } from '../settings/options';
 import { Leaving, withDaemonPaths, type StatusSource } from '../status/endpoint';
 import { buildStatus, listenerStatuses } from '../status/snapshot';
 import { VERSION } from '../common/version';
+import { staticMounts } from './static-mounts';
 import { dropPrivileges, groupId, userId } from './users';
 
 export interface ServingRole {
@@ -98,6 +100,10 @@ export async function serveWith(
   parts: ServingParts,
 ): Promise<Serving> {
   const log = parts.log;
+  const mounts = staticMounts(options.static);
+  if (mounts.length > 0 && !listeners.some((l) => l.protocol === 'http')) {
+    log.warn('--static serves files on the --http listener only, and none is given: no file is served');
+  }
   const accessLog = options.accessLog === undefined ? null : new AccessLog(options.accessLog, role.slot);
   const meter = new Meter({ log, accessLog, slowMs: options.slowLogMs ?? Infinity });
   let loaded: () => void = () => undefined;
@@ -161,7 +167,9 @@ export async function serveWith(
   try {
     (serving as { bound: readonly ListenAddress[] }).bound = await daemon.start();
     const loadedApp = await parts.loadApp();
-    const app = options.debug ? catchErrors({ debug: true })(loadedApp) : loadedApp;
+    const caught = options.debug ? catchErrors({ debug: true })(loadedApp) : loadedApp;
+    // Inside the daemon's paths: the ping and status paths stay theirs whatever --static covers.
+    const app = mounts.length === 0 ? caught : staticFiles(mounts)(caught);
     const status = role.status(serving);
     trusted.app = withDaemonPaths(app, options, true, status, leaving);
     untrusted.app = withDaemonPaths(app, options, false, status, leaving);

@@ -47,6 +47,21 @@ export function mountPrefix(value: unknown): string {
   return prefix.replace(/\/+$/, '');
 }
 
+/**
+ * `PREFIX=DIR` of --static: PREFIX a URL path (its trailing slashes dropped, "/" kept), DIR not
+ * empty. Kept as text, as workers receive the settings as JSON; whether DIR exists is checked at start.
+ */
+export function staticMount(value: unknown): string {
+  const spec = text(value);
+  const equals = spec.indexOf('=');
+  const prefix = spec.slice(0, equals);
+  const dir = spec.slice(equals + 1);
+  if (equals === -1 || !prefix.startsWith('/') || dir === '') {
+    throw new BadValue('expected PREFIX=DIR, such as /static=public');
+  }
+  return `${prefix.replace(/(.)\/+$/, '$1')}=${dir}`;
+}
+
 export function requestPath(value: unknown): string {
   const path = text(value);
   if (!path.startsWith('/')) throw new BadValue('a path starts with /');

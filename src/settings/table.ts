@@ -10,6 +10,7 @@ import {
   peers,
   requestPath,
   showOctalMode,
+  staticMount,
   switchValue,
   workerCount,
 } from './parse';
@@ -66,6 +67,8 @@ export interface ServeOptions {
   interface?: InterfaceName;
   /** App errors answered with a page showing the error (development only). */
   debug: boolean;
+  /** `PREFIX=DIR`: files the --http listener serves itself (development only). */
+  static: string[];
 }
 
 /** A setting's name: its config-file key, the camelCase of its long flag, and its `ServeOptions` field. */
@@ -420,6 +423,14 @@ export const SETTINGS = {
     help: 'answer app errors with a page showing the error and stack (development only)',
     default: false,
     parse: switchValue,
+  },
+  // Only on --http: behind a front end the files are the front end's to serve (docs/deploy.md),
+  // which does it from the page cache without waking a Node process.
+  static: {
+    flag: '--static <PREFIX=DIR>',
+    help: 'development: the --http listener answers URL paths under PREFIX with the files in DIR (repeatable; ETag, Range, index.html); SCGI and FastCGI never do',
+    default: [],
+    parse: staticMount,
   },
 } satisfies { readonly [K in OptionKey]: Row<ServeOptions[K]> };
 

@@ -2,7 +2,7 @@
 // /proc/net/tcp{,6}; Unix sockets from `ss`, since /proc/net/unix does not show queue lengths.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { ListenAddress } from '../common/address';
+import { socketBindingName, type ListenAddress } from '../common/address';
 
 const TCP_LISTEN = '0A';
 
@@ -13,7 +13,9 @@ export async function listenQueues(addresses: readonly ListenAddress[]): Promise
     : new Map<string, number>();
   return addresses.map((address) => {
     if (address.kind === 'tcp') return tcpListenQueue(address.port);
-    if (address.kind === 'unix') return unix.get(address.path) ?? null;
+    // Bound by this process under a temporary name, the kernel knows the socket by that name.
+    if (address.kind === 'unix')
+      return unix.get(address.path) ?? unix.get(socketBindingName(address.path, process.pid)) ?? null;
     return null;
   });
 }

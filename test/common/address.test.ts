@@ -1,6 +1,6 @@
-// parseAddress and formatAddress: listener addresses as users write them.
+// parseAddress and formatAddress: listener addresses as users write them; the name a socket is bound under.
 import { UsageError } from '../../src/errors';
-import { formatAddress, parseAddress, type ListenAddress } from '../../src/common/address';
+import { formatAddress, parseAddress, socketBindingName, type ListenAddress } from '../../src/common/address';
 
 describe('parseAddress', () => {
   const valid: Array<[string, ListenAddress]> = [
@@ -85,5 +85,22 @@ describe('formatAddress', () => {
   ])('%j parses back to the same address', (spec) => {
     const address = parseAddress(spec);
     expect(parseAddress(formatAddress(address))).toEqual(address);
+  });
+});
+
+describe('socketBindingName', () => {
+  test('beside the path, with the process id, where that fits in sun_path', () => {
+    expect(socketBindingName('/run/app/fastcgi.sock', 4242)).toBe('/run/app/fastcgi.sock.4242');
+  });
+
+  test('a shorter name in the same directory where it would not fit, one per socket name', () => {
+    const dir = '/' + 'd'.repeat(80);
+    const a = socketBindingName(`${dir}/${'a'.repeat(20)}.sock`, 4194304);
+    const b = socketBindingName(`${dir}/${'b'.repeat(20)}.sock`, 4194304);
+    for (const name of [a, b]) {
+      expect(name.startsWith(`${dir}/.4194304.`)).toBe(true);
+      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(107);
+    }
+    expect(a).not.toBe(b);
   });
 });

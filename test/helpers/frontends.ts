@@ -1,4 +1,4 @@
-// Starts real front ends (nginx, Apache httpd, lighttpd, HAProxy, Caddy) for integration tests, from
+// Starts real front ends (nginx, Apache httpd, lighttpd, HAProxy, Caddy, h2o) for integration tests, from
 // the SHIPPED deploy configs (deploy/<front end>/*) with only paths and ports rewritten, wrapped in the
 // test-only main configs of test/integration/frontends/. Each instance gets a temp prefix directory
 // and an ephemeral loopback port, is waited for until it answers HTTP, and is stopped by PID
@@ -10,8 +10,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { BRIDGE_FILES, stageFiles } from './stage';
 
-export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy' | 'caddy';
-export const FRONT_END_NAMES: readonly FrontEndName[] = ['nginx', 'apache', 'lighttpd', 'haproxy', 'caddy'];
+export type FrontEndName = 'nginx' | 'apache' | 'lighttpd' | 'haproxy' | 'caddy' | 'h2o';
+export const FRONT_END_NAMES: readonly FrontEndName[] = [
+  'nginx',
+  'apache',
+  'lighttpd',
+  'haproxy',
+  'caddy',
+  'h2o',
+];
 
 /** Where the front end finds the app: 'unix:/tmp/x.sock' (or '/tmp/x.sock') or '127.0.0.1:PORT'. */
 export interface Upstream {
@@ -66,12 +73,19 @@ export interface StartOptions {
    */
   http2?: boolean;
   /**
-   * lighttpd only, for deploy files that have lighttpd spawn sluice ("bin-path"): the command that
-   * replaces the canonical `/usr/bin/sluice serve /srv/app/app.mjs` (split on spaces by lighttpd, so
-   * no quoting). Its sockets go into <prefix>/sockets/, mode 0700 and owned by the user lighttpd runs
-   * as (it makes them after dropping root); `upstream` may then be {}.
+   * lighttpd and h2o, for deploy files that have the front end spawn sluice (lighttpd "bin-path",
+   * h2o "fastcgi.spawn"): the command that replaces the canonical `/usr/bin/sluice serve
+   * /srv/app/app.mjs` (split on spaces by lighttpd, so no quoting; run by /bin/sh -c under h2o).
+   * lighttpd's sockets go into <prefix>/sockets/, mode 0700 and owned by the user lighttpd runs as
+   * (it makes them after dropping root); h2o makes its own. `upstream` may then be {}.
    */
   spawn?: string;
+  /**
+   * Apache only, for deploy files where mod_fcgid spawns sluice (sluice-fcgid.conf): the directory
+   * that replaces the canonical document root /var/www/sluice, holding the site's .htaccess and
+   * app.fcgi (staged by the test where Apache's user may read them). `upstream` may then be {}.
+   */
+  documentRoot?: string;
 }
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -84,11 +98,16 @@ const CANONICAL = {
 } as const;
 /** Canonical address of a FastCGI authorizer (Apache AuthnzFcgiDefineProvider), see Upstream.authorizer. */
 const CANONICAL_AUTHORIZER = 'fcgi://127.0.0.1:9001/';
-/** Canonical socket and command of a deploy file where lighttpd spawns sluice (StartOptions.spawn). */
+/**
+ * Canonical socket and command of a deploy file where lighttpd (both) or h2o (the command; it makes
+ * its socket itself) spawns sluice (StartOptions.spawn).
+ */
 const CANONICAL_SPAWNED = {
   socket: '"socket" => "/run/lighttpd/sluice.sock"',
   command: '/usr/bin/sluice serve /srv/app/app.mjs',
 } as const;
+/** Canonical document root of a deploy file where mod_fcgid spawns sluice (StartOptions.documentRoot). */
+const CANONICAL_FCGID_ROOT = '/var/www/sluice';
 /** Where CGI-bridge deploy files find deploy/cgi/sluice-bridge.cgi; the harness renders it into the prefix. */
 const CANONICAL_BRIDGE_DIR = '/usr/local/lib/sluice/';
 const BRIDGE_SCRIPT = 'deploy/cgi/sluice-bridge.cgi';
@@ -101,6 +120,7 @@ const BINARIES: Record<FrontEndName, readonly string[]> = {
   lighttpd: ['lighttpd'],
   haproxy: ['haproxy'],
   caddy: ['caddy'],
+  h2o: ['h2o'],
 };
 // Other programs the tests start; Debian names php-fpm after its PHP version.
 const OTHER_BINARIES: Record<string, readonly string[]> = {
@@ -115,6 +135,8 @@ const INSTALL_HINT: Record<string, string> = {
   lighttpd: 'apt-get install lighttpd',
   haproxy: 'apt-get install haproxy',
   caddy: 'apt-get install caddy',
+  h2o: 'apt-get install h2o',
+  mod_fcgid: 'apt-get install libapache2-mod-fcgid',
   'cgi-fcgi': 'apt-get install libfcgi-bin',
   'spawn-fcgi': 'apt-get install spawn-fcgi',
   wrk: 'apt-get install wrk',
@@ -172,16 +194,31 @@ function isExecutable(file: string): boolean {
  */
 export function requireBinary(name: string): boolean {
   if (findBinary(name) !== undefined) return true;
-  const hint = INSTALL_HINT[name] ? ` (install: ${INSTALL_HINT[name]})` : '';
   const searched =
     ((BINARIES as Record<string, readonly string[]>)[name] ?? OTHER_BINARIES[name])?.join(' or ') ?? name;
+  return missing(`binary ${searched}`, 'in PATH or /usr/sbin', name);
+}
+
+/**
+ * Whether Apache and one of its modules (e.g. 'mod_fcgid', which Debian packages apart) are
+ * installed; like requireBinary, a failure under CI=true and a skip elsewhere.
+ */
+export function requireApacheModule(module: string): boolean {
+  if (!requireBinary('apache')) return false;
+  const dir = apacheModulesDirOrUndefined();
+  if (dir !== undefined && fs.existsSync(path.join(dir, `${module}.so`))) return true;
+  return missing(`Apache module ${module}.so`, `in ${dir ?? 'the Apache module directories'}`, module);
+}
+
+/** Throws under CI=true (the test file fails instead of silently skipping); else warns, false. */
+function missing(what: string, where: string, name: string): false {
+  const hint = INSTALL_HINT[name] ? ` (install: ${INSTALL_HINT[name]})` : '';
   if (isCI()) {
     throw new Error(
-      `required binary ${searched} not found in PATH or /usr/sbin${hint}; ` +
-        `CI=true, so this is a test failure, not a skip`,
+      `required ${what} not found ${where}${hint}; CI=true, so this is a test failure, not a skip`,
     );
   }
-  console.warn(`skipping tests that need ${searched}: not found in PATH or /usr/sbin${hint}`);
+  console.warn(`skipping tests that need ${what}: not found ${where}${hint}`);
   return false;
 }
 
@@ -258,6 +295,9 @@ export function runAsLines(name: FrontEndName): string {
       return `    user ${user}\n    group ${group}`;
     case 'caddy':
       return '# Caddy has no user option: it runs as whoever starts it';
+    case 'h2o':
+      // No `user`: started by root, h2o runs as nobody, and so does what fastcgi.spawn starts.
+      return '# started by root without `user`, h2o and its fastcgi.spawn child run as nobody';
   }
 }
 
@@ -399,16 +439,26 @@ export function deployRewrites(
   bridge = false,
   http2Port?: number,
   spawn?: string,
+  documentRoot?: string,
 ): Array<{ find: string; replace: string; required: boolean }> {
   if (spawn !== undefined) {
-    if (name !== 'lighttpd') throw new Error('options.spawn is for lighttpd only');
+    const command: Rewrite = { find: CANONICAL_SPAWNED.command, replace: spawn, required: true };
+    if (name === 'h2o') return [...h2oRewrites(port, prefix), command];
+    if (name !== 'lighttpd') throw new Error('options.spawn is for lighttpd and h2o only');
     return [
       {
         find: CANONICAL_SPAWNED.socket,
         replace: `"socket" => "${prefix}/sockets/sluice.sock"`,
         required: true,
       },
-      { find: CANONICAL_SPAWNED.command, replace: spawn, required: true },
+      command,
+    ];
+  }
+  if (documentRoot !== undefined) {
+    if (name !== 'apache') throw new Error('options.documentRoot is for Apache (mod_fcgid) only');
+    return [
+      { find: '<VirtualHost *:80>', replace: `<VirtualHost *:${port}>`, required: true },
+      { find: CANONICAL_FCGID_ROOT, replace: documentRoot, required: true },
     ];
   }
   const up = parseUpstream(upstream);
@@ -509,8 +559,26 @@ export function deployRewrites(
         { find: '/var/log/caddy/', replace: `${prefix}/logs/`, required: false },
       );
       break;
+    case 'h2o':
+      if (protocol !== 'fastcgi') throw new Error('h2o speaks FastCGI only (no SCGI support)');
+      if (up.kind !== 'unix') throw new Error('the h2o deploy files reach sluice over a Unix socket only');
+      rewrites.push(...h2oRewrites(port, prefix), {
+        find: `port: ${canonical.socket}`,
+        replace: `port: ${up.path}`,
+        required: true,
+      });
+      break;
   }
   return rewrites;
+}
+
+/** What every h2o deploy file has rewritten: its listener and its log directory. */
+function h2oRewrites(port: number, prefix: string): Rewrite[] {
+  return [
+    // The flow form keeps the rewrite on one line; the test listens on loopback only.
+    { find: 'listen: 80', replace: `listen: { host: 127.0.0.1, port: ${port} }`, required: true },
+    { find: '/var/log/h2o/', replace: `${prefix}/logs/`, required: true },
+  ];
 }
 
 function renderDeploy(
@@ -524,6 +592,7 @@ function renderDeploy(
   protocol: Protocol = protocolOf(deployFile),
   http2Port?: number,
   spawn?: string,
+  documentRoot?: string,
 ): string {
   const rewrites = deployRewrites(
     name,
@@ -535,6 +604,7 @@ function renderDeploy(
     isBridge(deployFile),
     http2Port,
     spawn,
+    documentRoot,
   );
   const used = new Set<string>();
   // Rewrite active lines only: comments keep the canonical values users read, and a token that
@@ -600,18 +670,23 @@ export function nginxConfDir(): string {
   return (nginxConfDirCache = '/etc/nginx');
 }
 
+const APACHE_MODULE_DIRS = [
+  process.env.APACHE_MODULES_DIR,
+  '/usr/lib/apache2/modules',
+  '/usr/lib64/httpd/modules',
+  '/usr/lib/httpd/modules',
+  '/usr/libexec/apache2',
+].filter((dir): dir is string => Boolean(dir));
+
+function apacheModulesDirOrUndefined(): string | undefined {
+  return APACHE_MODULE_DIRS.find((dir) => fs.existsSync(path.join(dir, 'mod_proxy.so')));
+}
+
 function apacheModulesDir(): string {
-  const candidates = [
-    process.env.APACHE_MODULES_DIR,
-    '/usr/lib/apache2/modules',
-    '/usr/lib64/httpd/modules',
-    '/usr/lib/httpd/modules',
-    '/usr/libexec/apache2',
-  ];
-  for (const dir of candidates) {
-    if (dir && fs.existsSync(path.join(dir, 'mod_proxy.so'))) return dir;
-  }
-  throw new Error(`Apache modules (mod_proxy.so) not found in ${candidates.filter(Boolean).join(', ')}`);
+  const dir = apacheModulesDirOrUndefined();
+  if (dir === undefined)
+    throw new Error(`Apache modules (mod_proxy.so) not found in ${APACHE_MODULE_DIRS.join(', ')}`);
+  return dir;
 }
 
 interface Layout {
@@ -675,7 +750,7 @@ function prepare(
   fs.chmodSync(prefix, 0o755);
   fs.chmodSync(path.join(prefix, 'logs'), 0o1777);
   fs.chmodSync(path.join(prefix, 'tmp'), 0o1777);
-  if (options.spawn !== undefined) {
+  if (options.spawn !== undefined && name === 'lighttpd') {
     // Private to the user lighttpd runs as, like Debian's /run/lighttpd (0750 www-data).
     const sockets = path.join(prefix, 'sockets');
     fs.mkdirSync(sockets, { mode: 0o700 });
@@ -699,6 +774,7 @@ function prepare(
     protocol,
     http2Port,
     options.spawn,
+    options.documentRoot,
   );
   const renderedDeploy = path.join(prefix, path.basename(deployFile));
   fs.writeFileSync(renderedDeploy, rendered);
@@ -710,6 +786,7 @@ function prepare(
     lighttpd: 'lighttpd.conf',
     haproxy: 'haproxy.cfg',
     caddy: 'caddy.Caddyfile',
+    h2o: 'h2o.conf',
   }[name];
   const values: Record<string, string> = {
     PREFIX: prefix,
@@ -739,7 +816,10 @@ function prepare(
       return {
         configFile,
         deployFile: renderedDeploy,
-        argv: [binary, '-d', prefix, '-f', configFile, '-DFOREGROUND'],
+        argv: [
+          ...[binary, '-d', prefix, '-f', configFile, '-DFOREGROUND'],
+          ...(options.documentRoot === undefined ? [] : ['-DSLUICE_FCGID']),
+        ],
       };
     case 'lighttpd':
       return { configFile, deployFile: renderedDeploy, argv: [binary, '-D', '-f', configFile] };
@@ -763,6 +843,11 @@ function prepare(
           XDG_DATA_HOME: path.join(prefix, 'data'),
         },
       };
+    case 'h2o':
+      // h2o reads one file and has no include for a whole config: the shipped one, rendered, comes
+      // first and the test wrapper's top-level keys (which the deploy files do not set) follow.
+      fs.writeFileSync(configFile, rendered + '\n' + fs.readFileSync(configFile, 'utf8'));
+      return { configFile, deployFile: renderedDeploy, argv: [binary, '-c', configFile] };
   }
 }
 
@@ -830,8 +915,9 @@ export async function startFrontEnd(
     );
   }
   const protocol = protocolOf(deployFile, upstream);
-  // A spawning deploy file has lighttpd make the sockets: there is no upstream to point it at.
-  const upstreamSpec = upstream[protocol] ?? (options.spawn !== undefined ? '' : undefined);
+  // A spawning deploy file has the front end make the sockets: there is no upstream to point it at.
+  const spawning = options.spawn !== undefined || options.documentRoot !== undefined;
+  const upstreamSpec = upstream[protocol] ?? (spawning ? '' : undefined);
   if (upstreamSpec === undefined) throw new Error(`${deployFile} needs upstream.${protocol}`);
   if (upstream.authorizer !== undefined && name !== 'apache') {
     throw new Error('upstream.authorizer is for Apache (mod_authnz_fcgi) deploy files only');

@@ -68,6 +68,18 @@ describe('help and usage', () => {
     ],
     ['an unknown interface', ['serve', 'examples/hello.mjs', '--scgi', ':0', '--interface', 'cgi']],
     ['an export of two shapes', ['serve', 'test/fixtures/apps/ambiguous.mjs', '--scgi', ':0']],
+    [
+      'a --static that is not PREFIX=DIR',
+      ['serve', 'examples/hello.mjs', '--http', ':0', '--static', 'public'],
+    ],
+    [
+      'a missing --static directory',
+      ['serve', 'examples/hello.mjs', '--http', ':0', '--static', '/s=no-such-dir'],
+    ],
+    [
+      'check-config with a missing --static directory',
+      ['check-config', 'examples/hello.mjs', '--static', '/s=no-such-dir'],
+    ],
   ])('%s is a usage error with exit code 2', (_name, args) => {
     const result = sluice(...args);
     expect(result.status).toBe(2);

@@ -1,11 +1,11 @@
 // The bundled examples behave as the README and docs say, served through the development listener.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { REPO_ROOT, startDaemon, type Daemon } from '../helpers/daemon';
+import { REPO_ROOT, SLUICE_BIN, startDaemon, type Daemon } from '../helpers/daemon';
 import { request } from '../helpers/http';
 
 async function serve(app: string): Promise<{ daemon: Daemon; port: number }> {
@@ -144,6 +144,57 @@ test('toolkit: query, request id, compression, form, the 500 and one access line
   } finally {
     expect(await daemon.stop()).toBe(0);
   }
+});
+
+test.each(['cookie', 'file'])(
+  'sessions: the %s store counts one visitor across two workers, and forgets on /forget',
+  async (store) => {
+    // The example makes the directory.
+    const dir = store === 'file' ? mkdtempSync(path.join(tmpdir(), 'sluice-sessions-')) : undefined;
+    const env = dir === undefined ? {} : { SESSION_DIR: path.join(dir, 'sessions') };
+    // Round robin, so that both workers answer the same visitor.
+    const daemon = await startDaemon('examples/sessions.mjs', ['--http', '127.0.0.1:0', '--workers', '2'], {
+      env: { ...env, SESSION_SECRET: 'x'.repeat(32), NODE_CLUSTER_SCHED_POLICY: 'rr' },
+    });
+    const port = Number(daemon.addresses.http![0].split(':').pop());
+    try {
+      let cookie = '';
+      let visits = 0;
+      const pids = new Set<string>();
+      while (pids.size < 2) {
+        const visit = ++visits;
+        if (visit > 20) throw new Error('one worker answered 20 visits in a row');
+        const response = await request({ port, path: '/', headers: cookie === '' ? {} : { Cookie: cookie } });
+        const answer = /^You have visited this page (\d+) times?\. \(served by process (\d+)\)\n$/.exec(
+          response.body.toString(),
+        );
+        expect(answer?.[1]).toBe(String(visit));
+        pids.add(answer![2]);
+        cookie = response.headers['set-cookie']![0].split(';')[0];
+      }
+      const forget = await request({ port, path: '/forget', headers: { Cookie: cookie } });
+      expect(forget.headers['set-cookie']![0]).toMatch(/^sluice_session=; Max-Age=0;/);
+      // A file session is gone with its file; a copy of a cookie session's cookie holds until it expires.
+      const replayed = await request({ port, path: '/', headers: { Cookie: cookie } });
+      const count = store === 'file' ? '1 time' : `${visits + 1} times`;
+      expect(replayed.body.toString()).toContain(`visited this page ${count}.`);
+    } finally {
+      expect(await daemon.stop()).toBe(0);
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test('sessions: without SESSION_SECRET the daemon refuses to start', () => {
+  const env = { ...process.env };
+  delete env.SESSION_SECRET;
+  const result = spawnSync(
+    process.execPath,
+    [SLUICE_BIN, 'serve', 'examples/sessions.mjs', '--http', '127.0.0.1:0', '--workers', '0'],
+    { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 20_000 },
+  );
+  expect(result.status).toBe(1);
+  expect(result.stderr).toContain('sessions: no secret given');
 });
 
 test('embedded: a program serves Hono with serve(), and drains and ends by itself on SIGTERM', async () => {

@@ -1,5 +1,5 @@
 // A stop loses nothing it received: a kept-alive FastCGI connection stays open and serving for
-// --stop-idle after SIGTERM, and nginx in front turns no request that reached sluice into a 502.
+// --stop-idle after SIGTERM, and no request that reached sluice fails behind nginx or HAProxy.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -13,7 +13,7 @@ const PROBE = 'test/fixtures/apps/probe.mjs';
 const hasNginx = requireBinary('nginx');
 
 const MODES: Array<[string, string[], number]> = [
-  ['alone', [], 1],
+  ['alone', ['--workers', '0'], 1],
   ['--workers 2', ['--workers', '2'], 2],
 ];
 
@@ -97,29 +97,68 @@ describe.each(MODES)('a kept-alive FastCGI connection on stop (%s)', (_mode, mod
   }, 30_000);
 });
 
+/** The shipped config of each front end the stop is measured behind. */
+const DEPLOY = { nginx: 'deploy/nginx/sluice-fastcgi.conf', haproxy: 'deploy/haproxy/sluice-fastcgi.cfg' };
+type Proxy = keyof typeof DEPLOY;
+const hasHaproxy = requireBinary('haproxy');
+
+/** Stops per test and clients per stop: raise them for the figures of docs/deploy.md. */
+const STOPS = Number(process.env.SLUICE_STOP_RUNS ?? 1);
+const CLIENTS = Number(process.env.SLUICE_STOP_CLIENTS ?? 4);
+
+/** What became of the failed requests of one or more stops. */
+interface Failures {
+  /** Refused once sluice had closed its listeners (or the front end had taken it out). */
+  refused: number;
+  /** Written by the front end on a connection sluice was closing: the close race of docs/deploy.md. */
+  crossed: number;
+  /** The front end's own errors (HAProxy's `IH`), before the signal as after it. */
+  frontEnd: number;
+  /** Failed although sluice read them (its access log has a line for each): must stay empty. */
+  lost: string[];
+}
+
 /**
- * Failed requests of the loops that sluice received: its access log has a line for each request it
- * read, answered or not. Those it never saw were refused (its listeners closed) or crossed its close
- * on a kept-alive connection (the race of docs/deploy.md), as the front end's error log tells.
+ * Sorts the failed requests of the loops: sluice's access log tells those it read; the front end's
+ * log tells, for the others, whether they found no listener or crossed the close.
  */
-function lostInSluice(loops: Map<string, Loop>, accessLog: string): string[] {
+function sortFailures(
+  proxy: Proxy,
+  loops: Map<string, Loop>,
+  accessLog: string,
+  frontEndLog: string,
+): Failures {
   const received = new Set(
     accessLog
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => (JSON.parse(line) as { uri: string }).uri),
   );
-  return [...loops].flatMap(([name, loop]) =>
-    loop.result.failedIds.map((n) => `/hash?loop=${name}&n=${n}`).filter((uri) => received.has(uri)),
-  );
-}
-
-/** The front end's error log lines of failed requests that reached sluice's socket: the close race. */
-function crossedTheClose(errorLog: string): number {
-  return errorLog
-    .split('\n')
-    .filter((line) => /request: "/.test(line) && !/connect\(\) to .* failed|no live upstreams/.test(line))
-    .length;
+  const failures: Failures = { refused: 0, crossed: 0, frontEnd: 0, lost: [] };
+  const logLines = frontEndLog.split('\n');
+  for (const [name, loop] of loops) {
+    for (const n of loop.result.failedIds) {
+      const uri = `/hash?loop=${name}&n=${n}`;
+      if (received.has(uri)) {
+        failures.lost.push(uri);
+        continue;
+      }
+      // nginx: the error log's lines end with the request; HAProxy's log line holds it too.
+      const lines = logLines.filter(
+        (line) => line.includes(`${uri} HTTP`) && (proxy === 'haproxy' || line.includes('request: "')),
+      );
+      if (
+        proxy === 'nginx' &&
+        lines.length > 0 &&
+        lines.every((l) => /connect\(\) to .* failed|no live upstreams/.test(l))
+      )
+        failures.refused++;
+      else if (proxy === 'haproxy' && lines.some((l) => /<NOSRV>| [sS]C-- /.test(l))) failures.refused++;
+      else if (proxy === 'haproxy' && lines.some((l) => / IH-- /.test(l))) failures.frontEnd++;
+      else failures.crossed++;
+    }
+  }
+  return failures;
 }
 
 function summary(loops: Map<string, Loop>): { sent: number; failed: number; errors: string[] } {
@@ -131,11 +170,23 @@ function summary(loops: Map<string, Loop>): { sent: number; failed: number; erro
   };
 }
 
-/** nginx in front (the shipped keepalive config) of a daemon on a Unix socket, under paced loops. */
-async function underNginxLoad(
+interface UnderLoad {
+  loops: Map<string, Loop>;
+  frontEnd: FrontEnd;
+  daemon: Daemon;
+  accessLog: string;
+}
+
+/**
+ * A front end from its shipped config in front of a daemon on a Unix socket (with the ping path the
+ * HAProxy config checks), `clients` paced loops through it, and `change` made once they run.
+ */
+async function underLoad(
+  proxy: Proxy,
   daemonArgs: string[],
+  clients: number,
   change: (daemon: Daemon, loops: Map<string, Loop>) => Promise<void>,
-): Promise<{ loops: Map<string, Loop>; nginx: FrontEnd; daemon: Daemon; accessLog: string }> {
+): Promise<UnderLoad> {
   const socket = tempSocketPath('fastcgi.sock');
   const accessLog = path.join(path.dirname(socket), 'access.log');
   const daemon = await startDaemon(PROBE, [
@@ -144,65 +195,120 @@ async function underNginxLoad(
     'unix:' + socket,
     '--socket-mode',
     '0666',
+    '--ping-path',
+    '/sluice-ping',
     '--access-log',
     accessLog,
   ]);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const loops = new Map<string, Loop>();
-  let nginx: FrontEnd | undefined;
+  let frontEnd: FrontEnd | undefined;
   try {
-    nginx = await startFrontEnd('nginx', 'deploy/nginx/sluice-fastcgi.conf', { fastcgi: 'unix:' + socket });
-    // Four clients, 5 ms apart: a few hundred requests a second, the cores left to nginx and sluice.
-    for (const name of ['a', 'b', 'c', 'd']) loops.set(name, httpHashLoop(nginx.port, agent, name, 5));
+    frontEnd = await startFrontEnd(proxy, DEPLOY[proxy], { fastcgi: 'unix:' + socket });
+    // Each client 5 ms apart: a few hundred requests a second, the cores left to the servers.
+    for (let i = 0; i < clients; i++) {
+      const name = String.fromCharCode(97 + i);
+      loops.set(name, httpHashLoop(frontEnd.port, agent, name, 5));
+    }
     await until(
-      () => summary(loops).sent > 200,
+      () => summary(loops).sent > 50 * clients,
       10_000,
       () => JSON.stringify(summary(loops)),
     );
     await change(daemon, loops);
-    return { loops, nginx, daemon, accessLog: fs.readFileSync(accessLog, 'utf8') };
+    return { loops, frontEnd, daemon, accessLog: fs.readFileSync(accessLog, 'utf8') };
   } finally {
     await Promise.all([...loops.values()].map((l) => l.stop()));
     agent.destroy();
-    await nginx?.stop();
+    await frontEnd?.stop();
     await daemon.stop();
   }
 }
 
-describe.each(MODES)('through nginx (%s)', (_mode, modeArgs) => {
-  (hasNginx ? test : test.skip)(
-    'SIGTERM under GETs and 64 KiB POSTs: every request that reached sluice is answered',
-    async () => {
-      let answeredAfterSignal = 0;
-      const { loops, nginx, daemon, accessLog } = await underNginxLoad(modeArgs, async (daemon, loops) => {
-        const before = summary(loops);
-        process.kill(daemon.pid, 'SIGTERM');
-        expect((await daemon.exited).code).toBe(0);
-        answeredAfterSignal = summary(loops).sent - before.sent - (summary(loops).failed - before.failed);
-        // Requests now find no socket: 502s that never reached sluice, the rest of the test's load.
-        const failedAtExit = summary(loops).failed;
-        await until(
-          () => summary(loops).failed > failedAtExit + 10,
-          5000,
-          () => 'loops failing after exit',
-        );
-      });
-      const lost = lostInSluice(loops, accessLog);
-      const crossed = crossedTheClose(nginx.errorLog());
-      console.log(
-        `SIGTERM through nginx: ${JSON.stringify({ ...summary(loops), errors: undefined })}, answered after the signal ${answeredAfterSignal}, crossed the close ${crossed}, lost in sluice ${lost.length}`,
+/** SIGTERM under load, `STOPS` times; what became of the requests, summed. */
+async function stopsUnderLoad(
+  proxy: Proxy,
+  daemonArgs: string[],
+): Promise<Failures & { sent: number; answeredAfterSignal: number }> {
+  const total = {
+    sent: 0,
+    answeredAfterSignal: 0,
+    refused: 0,
+    crossed: 0,
+    frontEnd: 0,
+    lost: [] as string[],
+  };
+  for (let stop = 0; stop < STOPS; stop++) {
+    let answeredAfterSignal = 0;
+    const run = await underLoad(proxy, daemonArgs, CLIENTS, async (daemon, loops) => {
+      const before = summary(loops);
+      process.kill(daemon.pid, 'SIGTERM');
+      expect((await daemon.exited).code).toBe(0);
+      const after = summary(loops);
+      answeredAfterSignal = after.sent - before.sent - (after.failed - before.failed);
+      // What follows finds no listener: refused, the rest of the test's load.
+      await until(
+        () => summary(loops).failed > after.failed + 10,
+        5000,
+        () => 'loops failing after the exit',
       );
-      expect({ lost, log: lost.length > 0 ? daemon.logs().slice(-3000) : '' }).toEqual({ lost: [], log: '' });
-      expect(answeredAfterSignal).toBeGreaterThan(0);
+    });
+    const failures = sortFailures(proxy, run.loops, run.accessLog, run.frontEnd.errorLog());
+    if (failures.lost.length > 0) failures.lost.push(run.daemon.logs().slice(-3000));
+    total.sent += summary(run.loops).sent;
+    total.answeredAfterSignal += answeredAfterSignal;
+    total.refused += failures.refused;
+    total.crossed += failures.crossed;
+    total.frontEnd += failures.frontEnd;
+    total.lost.push(...failures.lost);
+  }
+  return total;
+}
+
+describe.each(MODES)('SIGTERM under GETs and 64 KiB POSTs (%s)', (mode, modeArgs) => {
+  (hasNginx ? test : test.skip)(
+    'through nginx: every request that sluice read is answered, and some after the signal',
+    async () => {
+      const result = await stopsUnderLoad('nginx', modeArgs);
+      console.log(
+        `SIGTERM through nginx, ${mode}, ${STOPS} stops of ${CLIENTS} clients: ${JSON.stringify(result)}`,
+      );
+      expect(result.lost).toEqual([]);
+      expect(result.answeredAfterSignal).toBeGreaterThan(0);
     },
-    60_000,
+    60_000 * STOPS,
   );
 });
+
+(hasHaproxy ? test : test.skip)(
+  'SIGTERM behind HAProxy: every request that sluice read is answered',
+  async () => {
+    const result = await stopsUnderLoad('haproxy', ['--workers', '2']);
+    console.log(`SIGTERM behind HAProxy, ${STOPS} stops of ${CLIENTS} clients: ${JSON.stringify(result)}`);
+    expect(result.lost).toEqual([]);
+  },
+  60_000 * STOPS,
+);
+
+(hasHaproxy ? test : test.skip)(
+  'SIGTERM with --stop-grace behind HAProxy checking the ping path: the host is out before it closes, nothing crosses the close',
+  async () => {
+    // The shipped config checks every 2 s and takes the server out after 3 failures: 6 s, and a
+    // margin for checks late on a loaded machine.
+    const result = await stopsUnderLoad('haproxy', ['--workers', '2', '--stop-grace', '9000']);
+    console.log(
+      `SIGTERM with a stop grace behind HAProxy, ${STOPS} stops of ${CLIENTS} clients: ${JSON.stringify(result)}`,
+    );
+    expect(result.lost).toEqual([]);
+    expect(result.crossed).toBe(0);
+  },
+  60_000 * STOPS,
+);
 
 (hasNginx ? test : test.skip)(
   'SIGHUP under GETs and 64 KiB POSTs through nginx: not one request fails',
   async () => {
-    const { loops } = await underNginxLoad(['--workers', '2'], async (daemon, loops) => {
+    const { loops } = await underLoad('nginx', ['--workers', '2'], 4, async (daemon, loops) => {
       process.kill(daemon.pid, 'SIGHUP');
       await until(
         () => daemon.logLines().some((l) => l.msg === 'reloaded'),

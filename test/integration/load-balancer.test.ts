@@ -21,7 +21,7 @@ function logged(daemon: Daemon, msg: string): number {
 }
 
 const MODES: Array<[string, string[], number]> = [
-  ['alone', [], 1],
+  ['alone', ['--workers', '0'], 1],
   ['--workers 2', ['--workers', '2'], 2],
 ];
 

@@ -2,15 +2,19 @@
 // libfcgi's `cgi-fcgi -start -connect` and `spawn-fcgi`. Each starts the app and exits (spawn-fcgi -n
 // execs it instead); the app runs on until SIGTERM, as a web server's process manager stops it.
 // And lighttpd's mod_fastcgi "bin-path", from the shipped deploy/lighttpd/sluice-fastcgi-spawned.conf:
-// lighttpd is the process manager there, starting max-procs copies and stopping them when it stops.
+// lighttpd is the process manager there, starting max-procs copies, starting one again when it dies
+// and stopping them when it stops. spawn-fcgi and cgi-fcgi are no process managers: nothing restarts a
+// copy that dies.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { REPO_ROOT, SLUICE_BIN, startDaemon, tempSocketPath } from '../helpers/daemon';
 import { fcgiParams, fcgiRequest, until } from '../helpers/fastcgi';
 import { findBinary, freePort, pidAlive, requireBinary, startFrontEnd } from '../helpers/frontends';
 import { serveFiles, stage } from '../helpers/stage';
+import { childrenOf, killLeftovers, sluiceProcesses } from '../helpers/spawned-processes';
 
 const PROBE = path.join(REPO_ROOT, 'test', 'fixtures', 'apps', 'probe.mjs');
 // Under CI=true a missing spawner throws here, so the file fails instead of skipping.
@@ -48,12 +52,6 @@ function wrapper(dir: string, args: string[]): string {
 async function envOf(address: string): Promise<Record<string, string>> {
   const reply = await fcgiRequest(address, { params: fcgiParams('GET', '/env') }, 15_000);
   return JSON.parse(reply.response().body.toString()) as Record<string, string>;
-}
-
-/** The pids of a process's children, from /proc (Linux). */
-function childrenOf(pid: number): number[] {
-  const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-  return text === '' ? [] : text.split(/\s+/).map(Number);
 }
 
 /** Waits for a pid file, then for the log's "ready"; resolves with the pid. */
@@ -142,6 +140,29 @@ describe('spawn-fcgi', () => {
     60_000,
   );
 
+  withSpawnFcgi(
+    'nothing restarts a sluice killed with SIGKILL: its socket file stays and refuses connections',
+    async () => {
+      const socket = tempSocketPath('spawn-fcgi-killed.sock');
+      const daemon = await startDaemon('test/fixtures/apps/probe.mjs', [], {
+        launcher: [findBinary('spawn-fcgi')!, '-n', '-s', socket, '-M', '0666', '--'],
+      });
+      daemon.child.kill('SIGKILL');
+      expect(await daemon.exited).toMatchObject({ signal: 'SIGKILL' });
+      expect(fs.existsSync(socket)).toBe(true);
+      const refused = await new Promise<string | undefined>((resolve) => {
+        const connection = net.connect(socket);
+        connection.once('connect', () => {
+          connection.destroy();
+          resolve(undefined);
+        });
+        connection.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+      });
+      expect(refused).toBe('ECONNREFUSED');
+    },
+    60_000,
+  );
+
   test.each([
     ['one process', []],
     ['--workers 2', ['--workers', '2']],
@@ -171,55 +192,56 @@ describe('spawn-fcgi', () => {
   );
 });
 
-/** Live processes whose command line runs `sluice serve` from `marker` (a staging dir of one test). */
-function sluiceProcesses(marker: string): Array<{ pid: number; ppid: number }> {
-  const found: Array<{ pid: number; ppid: number }> = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    let cmdline: string;
-    let stat: string;
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (!cmdline.includes('sluice serve') || !cmdline.includes(marker) || !pidAlive(pid)) continue;
-    found.push({ pid, ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) });
-  }
-  return found;
-}
-
 describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () => {
+  const deployFile = 'deploy/lighttpd/sluice-fastcgi-spawned.conf';
+  const maxProcs = Number(
+    /"max-procs" => (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, deployFile), 'utf8'))![1],
+  );
+
+  /** lighttpd spawning the staged sluice and probe app, once every copy logged "ready". */
+  async function spawning(args: string[] = []) {
+    // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
+    // app are staged where that user may read them.
+    const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
+    const command = [
+      process.execPath,
+      staged.at('bin/sluice'),
+      'serve',
+      staged.at('test/fixtures/apps/probe.mjs'),
+      ...args,
+    ];
+    const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
+    const logged = (msg: string): number =>
+      (lighttpd.errorLog().match(new RegExp(`"msg":"${msg}"`, 'g')) ?? []).length;
+    // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
+    await until(
+      () => logged('ready') === maxProcs,
+      15_000,
+      () => lighttpd.errorLog(),
+    );
+    return {
+      lighttpd,
+      logged,
+      copies: () => sluiceProcesses(staged.dir),
+      async cleanUp() {
+        await lighttpd.stop();
+        killLeftovers(staged.dir);
+        staged.remove();
+      },
+    };
+  }
+
   withLighttpd(
     'spawns max-procs single-process copies; serves GET and POST through them; SIGTERM leaves none',
     async () => {
-      // lighttpd runs the copies as its own user (www-data under root): sluice, its packages and the
-      // app are staged where that user may read them.
-      const staged = stage([...serveFiles(), 'test/fixtures/apps/probe.mjs']);
-      const command = [
-        process.execPath,
-        staged.at('bin/sluice'),
-        'serve',
-        staged.at('test/fixtures/apps/probe.mjs'),
-      ];
-      const deployFile = 'deploy/lighttpd/sluice-fastcgi-spawned.conf';
-      const maxProcs = Number(
-        /"max-procs" => (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, deployFile), 'utf8'))![1],
-      );
       expect(maxProcs).toBeGreaterThan(1);
-      const lighttpd = await startFrontEnd('lighttpd', deployFile, {}, { spawn: command.join(' ') });
-      const copies = (): Array<{ pid: number; ppid: number }> => sluiceProcesses(staged.dir);
+      const { lighttpd, logged, copies, cleanUp } = await spawning();
       try {
-        // Each copy logs "ready" on lighttpd's stderr once it serves the socket on its fd 0.
-        const ready = (): number => (lighttpd.errorLog().match(/"msg":"ready"/g) ?? []).length;
-        await until(
-          () => ready() === maxProcs,
-          15_000,
-          () => lighttpd.errorLog(),
-        );
-        expect(lighttpd.errorLog()).toContain('"fdName":"FCGI_LISTENSOCK_FILENO"');
+        // The copies write to lighttpd's own stderr, not to its server.errorlog.
+        const log = (file: string): string =>
+          fs.readFileSync(path.join(lighttpd.prefix, 'logs', file), 'utf8');
+        expect(log('stderr.log')).toContain('"fdName":"FCGI_LISTENSOCK_FILENO"');
+        expect(log('error.log')).not.toContain('"msg"');
 
         const env = await fetch(`${lighttpd.baseUrl}/env?through=lighttpd`);
         expect(env.status).toBe(200);
@@ -253,11 +275,74 @@ describe('lighttpd bin-path (deploy/lighttpd/sluice-fastcgi-spawned.conf)', () =
           15_000,
           () => lighttpd.errorLog(),
         );
-        expect((lighttpd.errorLog().match(/"msg":"stopped"/g) ?? []).length).toBe(maxProcs);
+        expect(logged('stopped')).toBe(maxProcs);
       } finally {
-        await lighttpd.stop();
-        for (const { pid } of copies()) process.kill(pid, 'SIGKILL');
-        staged.remove();
+        await cleanUp();
+      }
+    },
+    60_000,
+  );
+
+  withLighttpd(
+    'a copy killed with SIGKILL is started again at once; requests meanwhile go to the others',
+    async () => {
+      const { lighttpd, logged, copies, cleanUp } = await spawning();
+      try {
+        const [victim] = copies();
+        process.kill(victim!.pid, 'SIGKILL');
+        const statuses: number[] = [];
+        for (let i = 0; i < 10; i++) {
+          const response = await fetch(`${lighttpd.baseUrl}/env`);
+          await response.arrayBuffer();
+          statuses.push(response.status);
+        }
+        // lighttpd found its socket refusing, disabled it for "disable-time" and used another copy.
+        expect(statuses).toEqual(Array(10).fill(200));
+        await until(
+          () => logged('ready') === maxProcs + 1,
+          15_000,
+          () => lighttpd.errorLog(),
+        );
+        const running = copies();
+        expect(running).toHaveLength(maxProcs);
+        expect(running.map((copy) => copy.pid)).not.toContain(victim!.pid);
+        expect(running.every((copy) => copy.ppid === lighttpd.pid)).toBe(true);
+        expect(lighttpd.errorLog()).toContain('child signalled: 9');
+      } finally {
+        await cleanUp();
+      }
+    },
+    60_000,
+  );
+  withLighttpd(
+    'graceful restart (SIGUSR1): the request under way finishes, then every copy is stopped and replaced',
+    async () => {
+      // At debug level, each copy logs the connections it accepts.
+      const { lighttpd, logged, copies, cleanUp } = await spawning(['--log-level', 'debug']);
+      try {
+        const before = copies().map((copy) => copy.pid);
+        const slow = fetch(`${lighttpd.baseUrl}/slow?ms=1500`).then(async (r) => [r.status, await r.text()]);
+        // Under way once a copy accepted lighttpd's connection for it.
+        await until(
+          () => logged('connection opened') === 1,
+          10_000,
+          () => lighttpd.errorLog(),
+        );
+        process.kill(lighttpd.pid, 'SIGUSR1');
+        expect(await slow).toEqual([200, 'slept 1500\n']);
+        await until(
+          () => logged('stopped') === maxProcs && logged('ready') === 2 * maxProcs,
+          20_000,
+          () => lighttpd.errorLog(),
+        );
+        const after = copies();
+        expect(after).toHaveLength(maxProcs);
+        expect(after.some((copy) => before.includes(copy.pid))).toBe(false);
+        expect(lighttpd.running()).toBe(true);
+        expect((await fetch(`${lighttpd.baseUrl}/env`)).status).toBe(200);
+        expect(lighttpd.errorLog()).toContain('graceful shutdown started');
+      } finally {
+        await cleanUp();
       }
     },
     60_000,

@@ -1,10 +1,12 @@
 // Listening sockets the primary binds and keeps open for the daemon's whole life; workers listen on copies.
+import { spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { UsageError } from '../../errors';
 import { formatAddress, type ListenAddress } from '../../common/address';
 import { setSocketFileAccess, type SocketOptions } from '../listen';
+import { checkSocketPath, publishSocketFile, temporarySocketPath, type OwnSocketFile } from '../socket-file';
 
 /** The handle node:net binds servers with (TCP or Pipe wrap): bound, not listening in this process. */
 export interface ServerHandle {
@@ -33,6 +35,10 @@ export interface HeldSocket {
   /** The address bound (the real port for :0), for logs and status. */
   readonly address: ListenAddress;
   readonly handle: ServerHandle;
+  /** Where a Unix socket was bound before it listened; libuv removes that name when closing it. */
+  readonly temporary: string | null;
+  /** The Unix socket file put in place, removed at exit while still this one. */
+  file: OwnSocketFile | null;
 }
 
 /**
@@ -60,13 +66,42 @@ export function inheritedHandle(fd: number): ServerHandle {
   return handle;
 }
 
-/** Binds `address` (not an inherited descriptor) and sets the socket file's access. */
-export async function holdSocket(address: ListenAddress, options: SocketOptions): Promise<HeldSocket> {
+/**
+ * Binds every address (none an inherited descriptor), makes the sockets listen, and only then puts
+ * Unix socket files in place: from the moment a file is there or a port is bound, a connection
+ * waits in the backlog until a worker takes it. On failure, whatever was bound is closed.
+ */
+export async function holdSockets(
+  addresses: readonly ListenAddress[],
+  options: SocketOptions,
+): Promise<HeldSocket[]> {
+  const held: HeldSocket[] = [];
+  try {
+    for (const address of addresses) {
+      if (address.kind === 'unix') await checkSocketPath(address.path);
+      held.push(await bindSocket(address, options));
+    }
+    await listenWithoutAccepting(held, options.backlog);
+    for (const socket of held) {
+      if (socket.temporary === null || socket.address.kind !== 'unix') continue;
+      socket.file = await publishSocketFile(socket.temporary, socket.address.path);
+    }
+  } catch (error) {
+    for (const socket of held) socket.handle.close();
+    throw error;
+  }
+  return held;
+}
+
+/** Binds `address`, a Unix socket under a temporary name, with the socket file's access set. */
+async function bindSocket(address: ListenAddress, options: SocketOptions): Promise<HeldSocket> {
   const create = serverHandleFactory()!;
   let handle: ServerHandle | number;
   let bound = address;
+  let temporary: string | null = null;
   if (address.kind === 'unix') {
-    handle = create(address.path, -1, -1, undefined, 0);
+    temporary = await temporarySocketPath(address.path);
+    handle = create(temporary, -1, -1, undefined, 0);
   } else if (address.kind === 'tcp') {
     const ip = net.isIP(address.host) !== 0 ? address.host : (await lookup(address.host)).address;
     handle = create(ip, address.port, net.isIP(ip), undefined, 0);
@@ -79,12 +114,67 @@ export async function holdSocket(address: ListenAddress, options: SocketOptions)
       `cannot listen on ${formatAddress(address)}: ${getSystemErrorName(handle)}`,
     );
   }
-  if (address.kind === 'tcp') {
-    const out: { port?: number } = {};
-    handle.getsockname?.(out);
-    bound = { ...address, port: out.port ?? address.port };
-  } else {
-    await setSocketFileAccess(address, options);
+  try {
+    if (address.kind === 'tcp') {
+      const out: { port?: number } = {};
+      handle.getsockname?.(out);
+      // libuv keeps a bind's EADDRINUSE for listen(), which happens elsewhere: on a fresh handle, in
+      // another process, it would listen on an ephemeral port. Unbound, the socket has port 0.
+      if (out.port === 0 || out.port === undefined) {
+        throw new UsageError('ERR_LISTEN', `cannot listen on ${formatAddress(address)}: EADDRINUSE`);
+      }
+      bound = { ...address, port: out.port };
+    } else {
+      await setSocketFileAccess({ kind: 'unix', path: temporary! }, options);
+    }
+  } catch (error) {
+    handle.close();
+    throw error;
   }
-  return { fd: handle.fd, address: bound, handle };
+  return { fd: handle.fd, address: bound, handle, temporary, file: null };
 }
+
+/**
+ * listen(2) on the sockets, which accepting then leaves to the workers. Listening here through
+ * node:net would also accept here (libuv watches whatever listens), and the primary never takes a
+ * connection: a short-lived process listens on copies of the descriptors and exits at once. A
+ * socket, not a descriptor, is what listens: it goes on listening, held here, after that exit.
+ */
+async function listenWithoutAccepting(held: readonly HeldSocket[], backlog: number): Promise<void> {
+  if (held.length === 0) return;
+  const child = spawn(process.execPath, ['-e', LISTEN_SCRIPT, String(backlog), String(held.length)], {
+    stdio: ['ignore', 'ignore', 'pipe', ...held.map((h) => h.fd)],
+    env: {},
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  if (code !== 0) {
+    throw new UsageError(
+      'ERR_LISTEN',
+      `cannot listen on the bound sockets: ${stderr.trim() || `exit ${code}`}`,
+    );
+  }
+}
+
+/**
+ * The child's whole program: listen() on descriptors 3, 4, … with the backlog given, then exit in the
+ * same turn of the event loop, before libuv could accept anything.
+ */
+const LISTEN_SCRIPT = `
+const net = require('node:net');
+const [backlog, count] = process.argv.slice(1).map(Number);
+for (let fd = 3; fd < 3 + count; fd++) {
+  const server = net.createServer();
+  server.on('error', () => undefined);
+  server.listen({ fd }, backlog);
+  if (!server.listening) {
+    process.stderr.write('fd ' + fd + ' would not listen');
+    process.exit(1);
+  }
+}
+process.exit(0);
+`;

@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import { Daemon, type ListenerProtocol, type ListenerSpec } from '../daemon';
 import { EXIT } from '../exit-codes';
 import type { ListenAddress } from '../../common/address';
-import { clearStaleSocket, removeSocketFile } from '../listen';
+import { removeOwnSocketFile, removeStaleSocket, type OwnSocketFile } from '../socket-file';
 import { socketOptionsOf } from '../serving';
 import {
   canHoldSockets,
-  holdSocket,
+  holdSockets,
   inheritedHandle,
   type HeldSocket,
   type ServerHandle,
@@ -72,6 +72,8 @@ export class Primary {
   /** What workers listen on: held and inherited sockets as descriptors. */
   private workerListeners: readonly ListenerSpec[];
   private readonly held: HeldSocket[] = [];
+  /** The socket files put in place by this process. */
+  private readonly ownFiles: OwnSocketFile[] = [];
   /** A handle on each worker listener's socket, in order, for workers that closed their copies. */
   private listenerHandles: ServerHandle[] = [];
   private readonly startedAt = new Date();
@@ -120,7 +122,13 @@ export class Primary {
     this.workerListeners = this.listeners.map(inWorker);
     // Round robin (NODE_CLUSTER_SCHED_POLICY=rr) needs node:cluster to own the listeners: it accepts.
     if (canHoldSockets() && process.env.NODE_CLUSTER_SCHED_POLICY !== 'rr') {
-      const sockets = socketOptionsOf(this.options, false);
+      const held = await holdSockets(
+        this.listeners.flatMap((l) => (l.address.kind === 'fd' ? [] : [l.address])),
+        socketOptionsOf(this.options, false),
+      );
+      this.held.push(...held);
+      for (const socket of held) if (socket.file !== null) this.ownFiles.push(socket.file);
+      let next = 0;
       const workerListeners: ListenerSpec[] = [];
       const bound: ListenAddress[] = [];
       for (const listener of this.listeners) {
@@ -130,16 +138,20 @@ export class Primary {
           this.listenerHandles.push(inheritedHandle(listener.address.fd));
           continue;
         }
-        const held = await holdSocket(listener.address, sockets);
-        this.held.push(held);
-        this.listenerHandles.push(held.handle);
-        passed.push(held.fd);
+        const socket = held[next++];
+        this.listenerHandles.push(socket.handle);
+        passed.push(socket.fd);
         const fd = SD_LISTEN_FDS_START + passed.length - 1;
         workerListeners.push({ ...listener, address: { kind: 'fd', fd, name: listener.protocol } });
-        bound.push(held.address);
+        bound.push(socket.address);
       }
       this.workerListeners = workerListeners;
       this.bound = bound;
+    } else {
+      // node:cluster binds each path when the first worker listens, and removes it when the last one
+      // closes: a stale socket file would be in the way.
+      for (const { address } of this.listeners)
+        if (address.kind === 'unix') await removeStaleSocket(address.path);
     }
     // Measured in bench/workers.mjs: workers accepting themselves beats the primary passing each
     // connection on (docs/deploy.md). NODE_CLUSTER_SCHED_POLICY=rr still chooses round robin for
@@ -150,7 +162,6 @@ export class Primary {
 
   /** Starts every worker; resolves with null once all serve, or the exit code if one could not start. */
   async start(): Promise<number | null> {
-    for (const listener of this.listeners) await clearStaleSocket(listener.address);
     try {
       await this.holdListeners();
     } catch (error) {
@@ -434,10 +445,10 @@ export class Primary {
     }, this.options.drainTimeout + KILL_GRACE_MS).unref();
   }
 
-  /** Removes socket files once no worker listens any more. */
+  /** Removes the socket files put in place here once no worker listens any more, unless taken over since. */
   async cleanUp(): Promise<void> {
     this.releaseSockets();
-    await Promise.all(this.bound.map((address) => removeSocketFile(address, this.log)));
+    await Promise.all(this.ownFiles.map((file) => removeOwnSocketFile(file, this.log)));
   }
 
   private releaseSockets(): void {

@@ -38,9 +38,12 @@ export async function runWorker(): Promise<number> {
 
   // A stop or retire may come while the app is still loading: it is kept and obeyed once serving.
   let early: 'retire' | 'stop' | null = null;
+  // So is the stop grace of a daemon stopping while this worker starts (a reload's successor).
+  let graceEarly = false;
   const beforeServing = (message: unknown): void => {
     if (isMessage(message) && (message.sluice === 'stop' || message.sluice === 'retire'))
       early ??= message.sluice;
+    if (isMessage(message) && message.sluice === 'grace') graceEarly = true;
   };
   const stopBeforeServing = (): void => void (early = 'stop');
   process.on('message', beforeServing);
@@ -156,6 +159,7 @@ export async function runWorker(): Promise<number> {
   }, RECYCLE_CHECK_MS);
   recycleCheck.unref();
 
+  if (graceEarly) serving.startGrace();
   await send({ sluice: 'ready', bound: serving.bound });
   if (early !== null) void leave(early);
   return finished;
