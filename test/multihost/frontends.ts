@@ -178,7 +178,15 @@ export async function startPool(
   const deployFile = path.join(prefix, path.basename(POOL_CONFIG[name]));
   const configFile = path.join(prefix, path.basename(WRAPPER[name]));
   const wrapperSource = path.join(REPO_ROOT, WRAPPER[name]);
-  const values = { PREFIX: prefix, DEPLOY: deployFile, RUN_AS: runAsLines(name), EXTRA: '' };
+  // HAProxy: a stats socket that hands the listeners over (`expose-fd listeners`, as Debian's
+  // haproxy.cfg has), so a reload passes them to the new process with -x instead of binding anew:
+  // otherwise connections queued on the old listener when it stops accepting are never answered.
+  const adminSocket = path.join(prefix, 'admin.sock');
+  const extra =
+    name === 'haproxy'
+      ? `\nglobal\n    stats socket ${adminSocket} mode 600 level admin expose-fd listeners`
+      : '';
+  const values = { PREFIX: prefix, DEPLOY: deployFile, RUN_AS: runAsLines(name), EXTRA: extra };
   fs.writeFileSync(configFile, renderTemplate(fs.readFileSync(wrapperSource, 'utf8'), values, wrapperSource));
   const writePool = (list: readonly Backend[]) =>
     fs.writeFileSync(deployFile, renderPool(name, network, list, prefix));
@@ -232,12 +240,12 @@ export async function startPool(
         );
         return;
       }
-      // The new HAProxy takes the listener over, then tells the old one to finish and exit. How
+      // The new HAProxy takes the listener over (-x), then tells the old one to finish and exit. How
       // soon it exits depends on the connections it still holds: it is not waited for here (stop()
       // ends it); the requests it had are counted by the scenario.
       const old = current;
       retired.push(old);
-      current = launch(network, argv(['-sf', String(old.child.pid)]), output);
+      current = launch(network, argv(['-x', adminSocket, '-sf', String(old.child.pid)]), output);
       await ready(current);
     },
     async stop() {

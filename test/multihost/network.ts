@@ -63,7 +63,8 @@ export function removeStaleNamespaces(): string[] {
 }
 
 export class Network {
-  readonly subnet = freeSubnet();
+  /** The first three octets of the rig's /24, chosen by create(). */
+  subnet = '';
   private readonly made: string[] = [];
 
   /** Namespace name of a machine. */
@@ -94,6 +95,7 @@ export class Network {
   /** Removes what dead earlier runs left, then builds the namespaces, the bridge and the links. */
   create(): void {
     removeStaleNamespaces();
+    this.subnet = freeSubnet();
     const machines = Object.keys(HOST_PART) as Machine[];
     for (const machine of machines) {
       ip(['netns', 'add', this.namespace(machine)]);
