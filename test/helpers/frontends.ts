@@ -281,7 +281,7 @@ function systemIds(user: string, group: string): { uid: number; gid: number } {
   return { uid: field('/etc/passwd', user), gid: field('/etc/group', group) };
 }
 
-function runAsLines(name: FrontEndName): string {
+export function runAsLines(name: FrontEndName): string {
   if (!isRoot) return '# not started as root: everything runs as the invoking user';
   const { user, group } = runAsUser(name);
   switch (name) {
@@ -646,7 +646,7 @@ function renderDeploy(
 }
 
 /** Fills @NAME@ placeholders on active lines; comment lines (which document them) stay as written. */
-function renderTemplate(template: string, values: Record<string, string>, source: string): string {
+export function renderTemplate(template: string, values: Record<string, string>, source: string): string {
   return template
     .split('\n')
     .map((line, index) => {
@@ -662,7 +662,7 @@ function renderTemplate(template: string, values: Record<string, string>, source
 
 let nginxConfDirCache: string | undefined;
 /** Directory of the stock nginx.conf (for scgi_params, fastcgi_params, mime.types). */
-function nginxConfDir(): string {
+export function nginxConfDir(): string {
   if (nginxConfDirCache) return nginxConfDirCache;
   for (const dir of ['/etc/nginx', '/usr/local/etc/nginx', '/usr/local/nginx/conf']) {
     if (fs.existsSync(path.join(dir, 'fastcgi_params'))) return (nginxConfDirCache = dir);
