@@ -76,13 +76,14 @@ describe('connection reuse', () => {
       Array(40).fill(200),
     );
     // The daemon logs each connection before answering on it, but its log reaches this process
-    // through a pipe that may lag behind the last response.
+    // through a pipe that may lag behind the last response. At least one per request, not exactly:
+    // HAProxy's health checks (every 2 s, on the ping path) open connections to the same daemon.
     await until(
       () => opened() - before >= 40,
       2000,
       () => `${opened() - before} connections logged`,
     );
-    expect(opened() - before).toBe(40);
+    expect(opened() - before).toBeGreaterThanOrEqual(40);
   });
 
   const reuse = available.find((t) => t.label === 'apache enablereuse');
