@@ -35,6 +35,15 @@ const NOT_FASTCGI_REPLY = Buffer.from(
     'This is a FastCGI socket: point a FastCGI front end (fastcgi_pass, mod_proxy_fcgi) at it.\n',
 );
 
+/**
+ * Written in the same write right behind the last END_REQUEST of a kept-alive connection closed by a
+ * stop. nginx keeps a connection for its next request only when END_REQUEST ends exactly where its
+ * read ended; a byte after it and nginx closes the connection instead (ngx_http_fastcgi_module's
+ * input filters), so it never writes a request on a connection whose close is on its way. HAProxy and
+ * the FastCGI spec ignore a management record nobody asked for (spec §4.2, mux_fcgi's demux).
+ */
+const NOT_FOR_REUSE = unknownTypeRecord(0);
+
 export const serveFastCgi: ConnectionHandler = (socket, context, onClose, handedOver) =>
   new FastCgiConnection(socket, context, onClose, handedOver);
 
@@ -258,6 +267,7 @@ class FastCgiConnection implements RecordSink, RequestOwner, TrackedConnection {
     if (this.requests.size === 0) {
       this.idleSince = performance.now();
       if (this.closing) {
+        if (this.stopping && !closeConnection) this.write([NOT_FOR_REUSE]);
         this.drainAndClose();
         return;
       }
