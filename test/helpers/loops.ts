@@ -12,8 +12,8 @@ export interface LoopResult {
   errors: string[];
   /** Every distinct answer body's first word (the app's version), in the order first seen. */
   versions: string[];
-  /** The number of each failed request, as its exchange was given it. */
-  failedIds: number[];
+  /** Each failed request: its number, as its exchange was given it, and what went wrong. */
+  failures: { n: number; message: string }[];
 }
 
 export interface Loop {
@@ -29,7 +29,7 @@ type Exchange = (n: number) => Promise<{ status: number; body: string }>;
  * between requests, for a paced load that leaves the cores to the daemon and the front end.
  */
 function loop(exchange: Exchange, close: () => void = () => {}, pauseMs = 0): Loop {
-  const result: LoopResult = { sent: 0, failed: 0, errors: [], versions: [], failedIds: [] };
+  const result: LoopResult = { sent: 0, failed: 0, errors: [], versions: [], failures: [] };
   let running = true;
   const done = (async () => {
     while (running) {
@@ -41,8 +41,9 @@ function loop(exchange: Exchange, close: () => void = () => {}, pauseMs = 0): Lo
         if (!result.versions.includes(version)) result.versions.push(version);
       } catch (error) {
         result.failed++;
-        result.failedIds.push(n);
-        if (result.errors.length < 5) result.errors.push(`#${n}: ${(error as Error).message}`);
+        const message = (error as Error).message;
+        result.failures.push({ n, message });
+        if (result.errors.length < 5) result.errors.push(`#${n}: ${message}`);
       }
       // A failure can settle without any I/O: never starve the timers the test waits on.
       if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));

@@ -91,7 +91,7 @@ test('raw SCGI and kept-alive FastCGI: zero failed requests across SIGHUP, the n
       nginx = await startFrontEnd('nginx', 'deploy/nginx/sluice-fastcgi.conf', { fastcgi: 'unix:' + socket });
       const loops = Array.from({ length: 6 }, () => httpPostLoop(nginx!.port, agent));
       const results = await reloadUnderLoad(daemon, loops);
-      const total: LoopResult = { sent: 0, failed: 0, errors: [], versions: [], failedIds: [] };
+      const total: LoopResult = { sent: 0, failed: 0, errors: [], versions: [], failures: [] };
       for (const r of results) {
         total.sent += r.sent;
         total.failed += r.failed;
