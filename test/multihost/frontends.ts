@@ -57,9 +57,9 @@ export function hostFlags(name: PoolFrontEndName): string[] {
 }
 
 /**
- * How long after a host is back the front end may still keep it out: nginx's workers each leave a
- * host that failed alone for its `fail_timeout`, and only one of them may have tried it since.
- * HAProxy is one process whose checks put the host back for all.
+ * How long after a host is back the rig waits before the next host may go: nginx leaves a host
+ * that failed alone for its `fail_timeout`, and the rolling-deploy recipe of docs/deploy.md waits
+ * that long. HAProxy's checks put the host back as soon as it answers them.
  */
 export function rejoinMs(name: PoolFrontEndName): number {
   if (name !== 'nginx') return 0;
