@@ -6,6 +6,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../helpers/daemon';
@@ -38,7 +39,10 @@ export interface PoolFrontEnd {
   socketPath: string;
   /** PID of its current main process (HAProxy's changes at each reload). */
   pid(): number;
-  /** Rewrites the pool to `hosts` and reloads gracefully: `nginx -s reload`, HAProxy `-sf <old pid>`. */
+  /**
+   * Rewrites the pool to `hosts` and reloads gracefully: `nginx -s reload`; HAProxy: a new process
+   * with `-x`, the old one drained (`shutdown frontend`) and then soft-stopped (SIGUSR1).
+   */
   reload(hosts: readonly Backend[]): Promise<void>;
   stop(): Promise<void>;
   /** Its logs so far (error log, stderr). */
@@ -102,6 +106,26 @@ function renderPool(
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The name of the shipped HAProxy pool config's frontend (the section the rig's clients reach). */
+function haproxyFrontend(): string {
+  const text = fs.readFileSync(path.join(REPO_ROOT, POOL_CONFIG.haproxy), 'utf8');
+  const frontend = /^frontend (\S+)/m.exec(text);
+  if (frontend === null) throw new Error(`${POOL_CONFIG.haproxy}: no frontend section`);
+  return frontend[1]!;
+}
+
+/** One command on an HAProxy stats socket (the CLI); resolves with its answer. */
+function haproxyCli(socket: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const connection = net.createConnection(socket, () => connection.end(`${command}\n`));
+    connection.setTimeout(5000, () => connection.destroy(new Error(`${socket}: no answer to ${command}`)));
+    connection.on('data', (chunk: Buffer) => chunks.push(chunk));
+    connection.on('error', reject);
+    connection.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
 
 /** Whether the front end answers the ping path over its socket (any host's answer will do). */
 function answers(socketPath: string): Promise<boolean> {
@@ -181,13 +205,22 @@ export async function startPool(
   // HAProxy: a stats socket that hands the listeners over (`expose-fd listeners`, as Debian's
   // haproxy.cfg has), so a reload passes them to the new process with -x instead of binding anew:
   // otherwise connections queued on the old listener when it stops accepting are never answered.
-  const adminSocket = path.join(prefix, 'admin.sock');
-  const extra =
-    name === 'haproxy'
-      ? `\nglobal\n    stats socket ${adminSocket} mode 600 level admin expose-fd listeners`
-      : '';
-  const values = { PREFIX: prefix, DEPLOY: deployFile, RUN_AS: runAsLines(name), EXTRA: extra };
-  fs.writeFileSync(configFile, renderTemplate(fs.readFileSync(wrapperSource, 'utf8'), values, wrapperSource));
+  // Each process gets a socket of its own (admin.<n>.sock), so that a reload can still talk to the
+  // old one once the new one runs (see reload()).
+  let generation = 0;
+  const adminSocket = (n: number) => path.join(prefix, `admin.${n}.sock`);
+  const writeConfig = () => {
+    const extra =
+      name === 'haproxy'
+        ? `\nglobal\n    stats socket ${adminSocket(generation)} mode 600 level admin expose-fd listeners`
+        : '';
+    const values = { PREFIX: prefix, DEPLOY: deployFile, RUN_AS: runAsLines(name), EXTRA: extra };
+    fs.writeFileSync(
+      configFile,
+      renderTemplate(fs.readFileSync(wrapperSource, 'utf8'), values, wrapperSource),
+    );
+  };
+  writeConfig();
   const writePool = (list: readonly Backend[]) =>
     fs.writeFileSync(deployFile, renderPool(name, network, list, prefix));
   writePool(hosts);
@@ -240,13 +273,35 @@ export async function startPool(
         );
         return;
       }
-      // The new HAProxy takes the listener over (-x), then tells the old one to finish and exit. How
-      // soon it exits depends on the connections it still holds: it is not waited for here (stop()
-      // ends it); the requests it had are counted by the scenario.
+      // Not `-sf`: a soft stop (SIGUSR1) makes HAProxy's FastCGI mux send FCGI_ABORT_REQUEST for
+      // every request the old process still has in flight, and 2.6 then never answers the client
+      // of one the application ended without a response (it waits for `timeout server`). So:
+      // 1. the new HAProxy takes the listeners over (-x) and serves alongside the old one;
+      // 2. the old one's frontend is shut down (it stops accepting; its backend keeps running);
+      // 3. once the requests it had accepted are answered, it is soft-stopped with none in flight.
       const old = current;
+      const oldAdmin = adminSocket(generation);
+      generation++;
+      writeConfig();
       retired.push(old);
-      current = launch(network, argv(['-x', adminSocket, '-sf', String(old.child.pid)]), output);
+      current = launch(network, argv(['-x', oldAdmin]), output);
+      const started = current;
+      await waitUntil(
+        `the new ${name} answers on its stats socket`,
+        async () => {
+          if (started.child.exitCode !== null) throw new Error(`${name} exited during startup:\n${logs()}`);
+          return (await haproxyCli(adminSocket(generation), 'show info').catch(() => '')).includes('Pid:');
+        },
+        15_000,
+      );
       await ready(current);
+      await haproxyCli(oldAdmin, `shutdown frontend ${haproxyFrontend()}`);
+      await waitUntil(
+        `the old ${name} (pid ${old.child.pid}) answers what it accepted`,
+        async () => /^CurrConns: 0$/m.test(await haproxyCli(oldAdmin, 'show info')),
+        30_000,
+      );
+      old.child.kill('SIGUSR1');
     },
     async stop() {
       await Promise.all([...retired, current].map((process) => terminate(process)));
