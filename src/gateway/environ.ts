@@ -181,8 +181,9 @@ export function isHttps(vars: CgiVariables): boolean {
 
 /**
  * The per-request parts of an environ that come from the connection rather than the front end.
- * input, errors, signal and log are read when the app first reads their key: most apps never touch
- * some of them, and a stream or an AbortSignal costs more than the rest of a short request.
+ * input, errors, signal and log are read whenever the app reads their key, and each read gives the
+ * same object: made on the first (most apps never touch some of them, and a stream or an
+ * AbortSignal costs more than the rest of a short request), kept for the next.
  */
 export interface RequestContext {
   readonly input: Readable;
@@ -201,17 +202,17 @@ const CONTEXT = Symbol('sluice.context');
 type LazyField = 'input' | 'errors' | 'signal' | 'log';
 
 /**
- * An own, enumerable accessor that turns itself into a plain data property on first read or write,
- * so the environ still behaves as a dict: `{ ...environ }` copies the value, assignment replaces it.
+ * An own, enumerable accessor that reads the request's field, so the environ still behaves as a
+ * dict: `{ ...environ }` copies the value, assignment replaces it (with a plain data property).
+ * Reading leaves the accessor in place: redefining the key then would put the environ in V8's
+ * dictionary mode, slower for every key read after it.
  */
 function lazyKey(key: string, field: LazyField): PropertyDescriptor {
   return {
     enumerable: true,
     configurable: true,
     get(this: Record<PropertyKey, unknown>): unknown {
-      const value = (this[CONTEXT] as RequestContext)[field];
-      settle(this, key, value);
-      return value;
+      return (this[CONTEXT] as RequestContext)[field];
     },
     set(this: Record<PropertyKey, unknown>, value: unknown): void {
       settle(this, key, value);
@@ -248,9 +249,9 @@ export function createEnviron(vars: CgiVariables, request: RequestContext): Envi
 
 /**
  * Calls `listener` once when the front end goes away (at once if it has already). While the app has
- * neither read nor replaced `sluice.signal`, this goes through the connection's own flag: an
- * AbortController and its listener cost more than the rest of a short request through the Node
- * adapter. Otherwise it follows the signal the environ holds.
+ * not replaced `sluice.signal`, this goes through the connection's own flag, which also aborts that
+ * signal: an AbortController and its listener cost more than the rest of a short request through
+ * the Node adapter. Otherwise it follows the signal the environ holds.
  */
 export function onRequestAbort(environ: Environ, listener: () => void): void {
   const context = (environ as unknown as Record<PropertyKey, unknown>)[CONTEXT] as RequestContext | undefined;

@@ -75,6 +75,8 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
   admitted = false;
   vars: CgiVariables | null = null;
   private feed: BodyFeed | null = null;
+  /** `sluice.errors`, made when the app first reads it. */
+  private errorStream: Writable | null = null;
   /** Body bytes received, whatever CONTENT_LENGTH said. */
   private received = 0;
   /** The body was refused (too large, no room to spool): what still arrives is dropped. */
@@ -100,7 +102,7 @@ export class ServerRequest implements ResponseTransport, RequestContext, Metered
   }
 
   get errors(): Writable {
-    return errorsStream((text) => this.transport.errorText(text));
+    return (this.errorStream ??= errorsStream((text) => this.transport.errorText(text)));
   }
 
   get signal(): AbortSignal {

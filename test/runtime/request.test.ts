@@ -108,6 +108,20 @@ test('headers → running → responding → ended, counted once', async () => {
   expect(context.load.active).toBe(0);
 });
 
+test('the environ gives the same input, errors, signal and log at every read', async () => {
+  const transport = new FakeRequestTransport();
+  const seen: boolean[] = [];
+  const app: App = (environ, start) => {
+    for (const key of ['sluice.input', 'sluice.errors', 'sluice.signal', 'sluice.log'] as const)
+      seen.push(environ[key] === environ[key]);
+    start('200 OK', []);
+    return [];
+  };
+  new ServerRequest(transport, contextFor(app)).start(vars());
+  await settle();
+  expect(seen).toEqual([true, true, true, true]);
+});
+
 test('a declared length over --max-body-bytes: 413 before the app runs', async () => {
   const app = jest.fn(hello);
   const transport = new FakeRequestTransport();
