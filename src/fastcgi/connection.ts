@@ -39,8 +39,9 @@ const NOT_FASTCGI_REPLY = Buffer.from(
  * Written in the same write right behind the last END_REQUEST of a kept-alive connection closed by a
  * stop. nginx keeps a connection for its next request only when END_REQUEST ends exactly where its
  * read ended; a byte after it and nginx closes the connection instead (ngx_http_fastcgi_module's
- * input filters), so it never writes a request on a connection whose close is on its way. HAProxy and
- * the FastCGI spec ignore a management record nobody asked for (spec §4.2, mux_fcgi's demux).
+ * input filters), so it never writes a request on a connection whose close is on its way. HAProxy's
+ * FastCGI mux drops an UNKNOWN_TYPE record on the null id; a front end that reads nothing past
+ * END_REQUEST meets only the close that follows anyway.
  */
 const NOT_FOR_REUSE = unknownTypeRecord(0);
 
