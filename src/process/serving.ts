@@ -18,6 +18,7 @@ import { buildStatus, listenerStatuses } from '../status/snapshot';
 import { VERSION } from '../common/version';
 import { staticMounts } from './static-mounts';
 import { dropPrivileges, groupId, userId } from './users';
+import { tuneEngine } from './engine-flags';
 
 export interface ServingRole {
   /** Worker slot, 0 for a process serving alone. */
@@ -82,6 +83,7 @@ export function startServing(
 ): Promise<Serving> {
   const baseLog = createLogger({ level: options.logLevel, pretty: options.pretty, file: options.logFile });
   const log = role.slot === 0 ? baseLog : baseLog.child({ worker: role.slot });
+  if (!tuneEngine()) log.debug('allocation-site pretenuring left as the node flags set it');
   return serveWith(options, listeners, role, {
     log,
     collectIdleGarbage: true,
