@@ -1,5 +1,5 @@
 // The request body as the app reads it (`sluice.input`), with backpressure reaching the connection.
-import { Readable } from 'node:stream';
+import { finished, Readable } from 'node:stream';
 import { ProtocolError } from '../errors';
 
 /** Where body bytes come from: the connection pauses its source while the app is not reading. */
@@ -86,6 +86,53 @@ export class RequestBody extends Readable {
 
   override _read(): void {
     this.releaseSource();
+  }
+
+  /**
+   * `for await` yields the chunks as they were delivered. Node's own iterator reads the stream in
+   * paused mode, where read() returns everything buffered as one buffer: the several records of one
+   * socket read become a copy of all of them, and a 10 MiB upload read this way spent a third of its
+   * CPU time copying and as much again collecting the copies. Here the chunks flow, up to the high
+   * water mark, and each is handed over as it came. How the loop ends is Node's: the stream's end
+   * ends it, its error or a close before the end throws, and a loop left early destroys the stream.
+   */
+  override async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    const queue: Buffer[] = [];
+    let queued = 0;
+    let outcome: Error | null | undefined;
+    let wake: (() => void) | null = null;
+    const notify = (): void => {
+      const resume = wake;
+      wake = null;
+      resume?.();
+    };
+    const onData = (chunk: Buffer): void => {
+      queue.push(chunk);
+      queued += chunk.length;
+      if (queued >= this.readableHighWaterMark) this.pause();
+      notify();
+    };
+    this.on('data', onData);
+    const stopWatching = finished(this, { writable: false }, (error) => {
+      outcome = error ?? null;
+      notify();
+    });
+    try {
+      for (;;) {
+        const chunk = queue.shift();
+        if (chunk !== undefined) {
+          queued -= chunk.length;
+          if (queued < this.readableHighWaterMark && this.isPaused() && outcome === undefined) this.resume();
+          yield chunk;
+        } else if (outcome === null) return;
+        else if (outcome !== undefined) throw outcome;
+        else await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      this.off('data', onData);
+      stopWatching();
+      if (!this.destroyed) this.destroy();
+    }
   }
 
   private releaseSource(): void {

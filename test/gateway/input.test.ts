@@ -304,3 +304,68 @@ describe('fail()', () => {
     expect(s.body.errored).toBeNull();
   });
 });
+
+describe('for await', () => {
+  test('yields each chunk as delivered, not the buffered chunks copied into one', async () => {
+    const s = setup(null);
+    const delivered = ['ab', 'cde', 'f'].map((text) => Buffer.from(text));
+    for (const chunk of delivered) s.body.deliver(chunk);
+    const consumer = (async () => {
+      const yielded: Buffer[] = [];
+      for await (const chunk of s.body) yielded.push(chunk as Buffer);
+      return yielded;
+    })();
+    await settle();
+    const more = Buffer.from('gh');
+    s.body.deliver(more);
+    s.body.finish();
+    const yielded = await consumer;
+    expect(yielded).toHaveLength(4);
+    [...delivered, more].forEach((chunk, i) => expect(yielded[i]).toBe(chunk));
+  });
+
+  test('a loop left early destroys the stream, as Node does', async () => {
+    const s = setup(null);
+    s.body.deliver(Buffer.from('ab'));
+    s.body.deliver(Buffer.from('cd'));
+    for await (const chunk of s.body) {
+      expect((chunk as Buffer).toString()).toBe('ab');
+      break;
+    }
+    expect(s.body.destroyed).toBe(true);
+    expect(s.body.listenerCount('data')).toBe(0);
+  });
+
+  test('a body read to its end and iterated again ends at once', async () => {
+    const s = setup(2);
+    s.body.deliver(Buffer.from('ab'));
+    s.body.finish();
+    expect(await readAll(s.body)).toBe('ab');
+    expect(await readAll(s.body)).toBe('');
+  });
+
+  test('a stream destroyed before its end throws a premature close', async () => {
+    const s = setup(null);
+    s.body.deliver(Buffer.from('ab'));
+    const consumer = readAll(s.body);
+    await settle();
+    s.body.destroy();
+    await expect(consumer).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+  });
+
+  test('the source stays paused while the loop holds a full buffer, and resumes as it reads', async () => {
+    const s = setup(null, 4);
+    const iterator = s.body[Symbol.asyncIterator]();
+    const first = iterator.next();
+    for (const text of ['ab', 'cd', 'ef', 'gh']) s.body.deliver(Buffer.from(text));
+    expect(((await first).value as Buffer).toString()).toBe('ab');
+    expect(s.source.events).toEqual(['pause']);
+    const rest: string[] = [];
+    for (let i = 0; i < 3; i++) rest.push(((await iterator.next()).value as Buffer).toString());
+    expect(rest).toEqual(['cd', 'ef', 'gh']);
+    await settle();
+    expect(s.source.events).toEqual(['pause', 'resume']);
+    s.body.finish();
+    expect((await iterator.next()).done).toBe(true);
+  });
+});
