@@ -92,7 +92,7 @@ export class RequestBody extends Readable {
    * `for await` yields the chunks as they were delivered. Node's own iterator reads the stream in
    * paused mode, where read() returns everything buffered as one buffer: the several records of one
    * socket read become a copy of all of them, and a 10 MiB upload read this way spent a third of its
-   * CPU time copying and as much again collecting the copies. Here the chunks flow, up to the high
+   * CPU time copying, on top of collecting the copies. Here the chunks flow, up to the high
    * water mark, and each is handed over as it came. How the loop ends is Node's: the stream's end
    * ends it, its error or a close before the end throws, and a loop left early destroys the stream.
    */

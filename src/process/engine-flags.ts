@@ -14,8 +14,9 @@ import v8 from 'node:v8';
  * quarter of every young collection promoted with the setting on, nothing with it off; garbage
  * collection from 18 % to 6 % of the busy time of Fastify's, and CPU per request down by about two
  * fifths for Fastify and Koa, a fifth for Express. The same apps on node:http promote nothing
- * there (Express apart, which promotes as much on either server). The hello routes did not move: a
- * server makes its long-lived objects once, at start, and loses nothing by the setting.
+ * there (Express apart, which promotes as much on either server). The hello routes did not move.
+ * What it costs: objects that live through a burst are copied through the young generation, which
+ * V8 then grows over a few bursts instead of one, so resident memory settles later (docs/faults.md).
  */
 const PRETENURING = 'allocation-site-pretenuring';
 
