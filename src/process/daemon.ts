@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { formatAddress, type ListenAddress } from '../common/address';
 import type { PeerFilter } from '../common/allow';
+import { LiveSet } from '../common/live-set';
 import type { ConnectionHandler, ServeContext, TrackedConnection } from '../runtime/context';
 import type { Limits } from '../runtime/limits';
 import { fullCollection, IdleCollector } from './idle-collector';
@@ -67,12 +68,20 @@ interface Listener {
   bound?: Bound;
 }
 
+/** A connection the daemon tracks for its timeouts and for a graceful stop. */
+interface Tracked {
+  readonly connection: TrackedConnection;
+  readonly protocol: ListenerProtocol;
+  /** Stops tracking it; called when it closes, or when it is handed to another process. */
+  readonly untrack: () => void;
+}
+
 /** What a retiring process does with a kept-alive connection it does not close. */
 export type HandOff = (socket: net.Socket, protocol: ListenerProtocol) => void;
 
 export class Daemon {
   private readonly listeners: Listener[] = [];
-  private readonly connections = new Map<TrackedConnection, ListenerProtocol>();
+  private readonly connections = new LiveSet<Tracked>();
   private readonly log: Logger;
   private sweeper: NodeJS.Timeout | null = null;
   private budget: DescriptorBudget | null = null;
@@ -128,7 +137,7 @@ export class Daemon {
         : new IdleCollector(fullCollection(), () => process.memoryUsage.rss());
     this.sweeper = setInterval(() => {
       const now = performance.now();
-      for (const connection of this.connections.keys()) connection.expire(now);
+      for (const { connection } of this.connections.values()) connection.expire(now);
       if (collector?.tick(now, load.active, load.requests))
         this.log.debug({ rss: process.memoryUsage.rss() }, 'idle: garbage collected');
     }, period);
@@ -234,10 +243,9 @@ export class Daemon {
           connectionsCheckingInterval: sweepPeriod(limits),
         },
         (req, res) => {
-          const exchange = serveHttp(req, res, this.contextFor(req.socket.remoteAddress), () =>
-            this.connections.delete(exchange),
+          this.track(protocol, (onClose) =>
+            serveHttp(req, res, this.contextFor(req.socket.remoteAddress), onClose),
           );
-          this.connections.set(exchange, protocol);
         },
       );
       server.maxConnections = limits.maxConnections;
@@ -280,8 +288,15 @@ export class Daemon {
     if (handler === undefined) throw new Error(`no handler for ${protocol}`);
     const context = this.contextFor(socket.remoteAddress);
     context.load.accepted++;
-    const connection = handler(socket, context, () => this.connections.delete(connection), handedOver);
-    this.connections.set(connection, protocol);
+    this.track(protocol, (onClose) => handler(socket, context, onClose, handedOver));
+  }
+
+  /** Tracks the connection `open` makes until it calls the `onClose` it was given. */
+  private track(protocol: ListenerProtocol, open: (onClose: () => void) => TrackedConnection): void {
+    // Node emits 'close' on a later tick: a connection is tracked before it can close.
+    let untrack = (): void => undefined;
+    const connection = open(() => untrack());
+    untrack = this.connections.add({ connection, protocol, untrack: () => untrack() });
   }
 
   /** Serves a kept-alive connection another process of this daemon handed over while retiring. */
@@ -301,20 +316,20 @@ export class Daemon {
     this.stopping = true;
     if (this.descriptorCount !== null) clearTimeout(this.descriptorCount);
     const closed = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
-    for (const [connection, protocol] of this.connections) {
+    for (const { connection, protocol, untrack } of this.connections.values()) {
       if (handOff === undefined) {
         connection.shutdown();
         continue;
       }
       connection.retire((socket) => {
-        this.connections.delete(connection);
+        untrack();
         handOff(socket, protocol);
       });
     }
     for (const l of this.listeners) if (l.server instanceof http.Server) l.server.closeIdleConnections();
     const deadline = setTimeout(() => {
       this.log.warn({ open: this.connections.size }, 'drain timeout: closing connections still busy');
-      for (const connection of this.connections.keys()) connection.destroy();
+      for (const { connection } of this.connections.values()) connection.destroy();
       for (const l of this.listeners) if (l.server instanceof http.Server) l.server.closeAllConnections();
     }, drainTimeout);
     // A socket sent to another process stays counted by node's server until that process reports it
