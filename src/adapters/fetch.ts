@@ -1,6 +1,7 @@
 // The fetch adapter: runs a WHATWG handler `fetch(request, env, ctx)` (Hono and the like) as a gateway app.
 import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
+import { LiveSet } from '../common/live-set';
 import { GatewayError, ProtocolError } from '../errors';
 import { declaredLength, type CgiVariables } from '../gateway/environ';
 import { bodyAllowed } from '../gateway/response-head';
@@ -132,14 +133,14 @@ function context(environ: Environ): FetchContext {
  * Request collected mid-response would no longer be aborted, and a handler streaming on
  * `request.signal` alone would never hear that the client left.
  */
-const held = new Set<Request>();
+const held = new LiveSet<Request>();
 
 async function* chunks(
   body: ReadableStream<Uint8Array>,
   request: Request,
   signal: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  held.add(request);
+  const release = held.add(request);
   const reader = body.getReader();
   // A read the stream never answers (an idle event stream) must not outlive the client either.
   const cancel = (): void => void reader.cancel().catch(() => undefined);
@@ -157,6 +158,6 @@ async function* chunks(
   } finally {
     signal.removeEventListener('abort', cancel);
     if (!done) await reader.cancel().catch(() => undefined);
-    held.delete(request);
+    release();
   }
 }
