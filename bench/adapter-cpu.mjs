@@ -3,10 +3,14 @@
 // connections, the params nginx's fastcgi_params send) and on its own node:http server (kept-alive
 // HTTP/1.1, the head nginx's proxy_pass sends), driven by a minimal client over Unix sockets. The
 // server's CPU time is read from /proc/PID/stat, so the figure holds on a busy machine too.
+// `--only scgi,null-scgi` measures SCGI instead: a connection per request (as nginx's scgi_pass),
+// against sluice and the null SCGI responder, CONNECTIONS at a time; the app must answer the route
+// (bench/apps/gateway.mjs does hello).
 //
 //   node bench/adapter-cpu.mjs [--app bench/apps/express-hello.mjs] [--route hello|item]
 //                              [--requests 40000] [--connections 16] [--runs 3] [--only fastcgi,http]
 //   node bench/adapter-cpu.mjs --app bench/apps/koa-route.mjs --route item
+//   node bench/adapter-cpu.mjs --app bench/apps/gateway.mjs --only scgi,null-scgi
 //
 // --route hello is GET / (the *-hello apps); --route item POSTs the 1 KB JSON body of e2e's item route
 // to /items/42 (the *-route apps). The first answer of each server is checked before any timing.
@@ -107,6 +111,21 @@ const FCGI_REQUEST = Buffer.concat([
   ...(HAS_BODY ? [record(5, 1, BODY)] : []), // 1 KB: one STDIN record
   record(5, 1, Buffer.alloc(0)),
 ]);
+// SCGI: the netstring nginx sends with Debian's scgi_params (CONTENT_LENGTH first, as SCGI requires).
+const SCGI_VARS = [
+  ['CONTENT_LENGTH', String(BODY.length)],
+  ['SCGI', '1'],
+  ...PARAMS.filter(([name]) => name !== 'CONTENT_LENGTH'),
+];
+const SCGI_HEADERS = Buffer.concat(SCGI_VARS.map(([name, value]) => Buffer.from(`${name}\0${value}\0`)));
+const SCGI_REQUEST = Buffer.concat([
+  Buffer.from(`${SCGI_HEADERS.length}:`),
+  SCGI_HEADERS,
+  Buffer.from(','),
+  BODY,
+]);
+const SCGI_KINDS = new Set(['scgi', 'null-scgi']);
+
 /** Counts FCGI_END_REQUEST records in a stream of records. */
 function fastcgiCounter() {
   let pending = Buffer.alloc(0);
@@ -169,21 +188,25 @@ function accepting(socket) {
 // One process (--workers 0): its own CPU is the server's, as for node:http. (sluice's default is a
 // primary and one worker, which would leave the work out of the figure.)
 function startServer(kind, socket) {
-  const argv =
-    kind === 'fastcgi'
-      ? [
-          'bin/sluice',
-          'serve',
-          v.app,
-          '--fastcgi',
-          `unix:${socket}`,
-          '--workers',
-          '0',
-          '--no-pretty',
-          '--log-level',
-          'warn',
-        ]
-      : ['bench/peers/node-http.mjs', `unix:${socket}`, v.app];
+  const sluice = (protocol) => [
+    'bin/sluice',
+    'serve',
+    v.app,
+    `--${protocol}`,
+    `unix:${socket}`,
+    '--workers',
+    '0',
+    '--no-pretty',
+    '--log-level',
+    'warn',
+  ];
+  const argv = {
+    fastcgi: () => sluice('fastcgi'),
+    scgi: () => sluice('scgi'),
+    'null-scgi': () => ['bench/peers/null-scgi.mjs', `unix:${socket}`],
+    http: () => ['bench/peers/node-http.mjs', `unix:${socket}`, v.app],
+  }[kind]?.();
+  if (argv === undefined) throw new Error(`--only: fastcgi, http, scgi or null-scgi, not ${kind}`);
   const child = spawn(
     process.execPath,
     [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...argv],
@@ -222,9 +245,28 @@ function probe(kind, socket) {
     const chunks = [];
     const timer = setTimeout(() => conn.destroy(new Error(`${kind}: no answer within 10 s`)), 10_000);
     conn.on('error', reject);
-    conn.on('connect', () => conn.write(kind === 'fastcgi' ? FCGI_REQUEST : HTTP_REQUEST));
-    conn.on('data', (chunk) => {
-      chunks.push(chunk);
+    conn.on('connect', () => conn.write(requestOf(kind)));
+    conn.on('data', (chunk) => chunks.push(chunk));
+    // SCGI's response ends with the connection.
+    conn.on('end', () => {
+      if (SCGI_KINDS.has(kind)) answer(Buffer.concat(chunks).toString('latin1'));
+    });
+    const answer = (text) => {
+      clearTimeout(timer);
+      conn.destroy();
+      const end = text.indexOf('\r\n\r\n');
+      const [first, ...lines] = text.slice(0, end).split('\r\n');
+      const headers = {};
+      for (const line of kind === 'http' ? lines : [first, ...lines]) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const status =
+        kind === 'http' ? Number(first.split(' ')[1]) : Number((headers.status ?? '200').slice(0, 3));
+      resolve({ status, headers, body: text.slice(end + 4) });
+    };
+    conn.on('data', () => {
+      if (SCGI_KINDS.has(kind)) return;
       const data = Buffer.concat(chunks);
       let text;
       if (kind === 'fastcgi') {
@@ -237,18 +279,7 @@ function probe(kind, socket) {
         if (httpCounter()(data) === 0) return;
         text = data.toString('latin1');
       }
-      clearTimeout(timer);
-      conn.destroy();
-      const end = text.indexOf('\r\n\r\n');
-      const [first, ...lines] = text.slice(0, end).split('\r\n');
-      const headers = {};
-      for (const line of kind === 'fastcgi' ? [first, ...lines] : lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const status =
-        kind === 'fastcgi' ? Number((headers.status ?? '200').slice(0, 3)) : Number(first.split(' ')[1]);
-      resolve({ status, headers, body: text.slice(end + 4) });
+      answer(text);
     });
   });
 }
@@ -267,9 +298,37 @@ async function check(kind, socket) {
   }
 }
 
+function requestOf(kind) {
+  if (kind === 'fastcgi') return FCGI_REQUEST;
+  return kind === 'http' ? HTTP_REQUEST : SCGI_REQUEST;
+}
+
+/** Sends `total` requests, a connection each, `CONNECTIONS` connections at a time (SCGI). */
+function driveConnections(socket, total) {
+  let started = 0;
+  let done = 0;
+  return new Promise((resolve, reject) => {
+    const next = () => {
+      if (started === total) return;
+      started++;
+      const conn = net.connect(socket);
+      conn.on('error', reject);
+      conn.on('connect', () => conn.write(SCGI_REQUEST));
+      conn.on('data', () => undefined);
+      conn.on('close', () => {
+        done++;
+        if (done === total) resolve();
+        else next();
+      });
+    };
+    for (let i = 0; i < CONNECTIONS; i++) next();
+  });
+}
+
 /** Sends `total` requests over `CONNECTIONS` kept-alive connections, one at a time on each. */
 function drive(kind, socket, total) {
-  const request = kind === 'fastcgi' ? FCGI_REQUEST : HTTP_REQUEST;
+  if (SCGI_KINDS.has(kind)) return driveConnections(socket, total);
+  const request = requestOf(kind);
   let sent = 0;
   let done = 0;
   return new Promise((resolve, reject) => {
@@ -348,9 +407,12 @@ for (const [kind, runs] of Object.entries(results)) {
       `req/s median ${Math.round(median(runs.map((r) => r.rps)))}`,
   );
 }
-if (results.fastcgi && results.http) {
-  const ratio =
-    median(results.fastcgi.map((r) => r.usPerRequest)) / median(results.http.map((r) => r.usPerRequest));
-  console.log(`fastcgi ÷ http CPU/req: ${ratio.toFixed(2)}×`);
+for (const [kind, peer] of [
+  ['fastcgi', 'http'],
+  ['scgi', 'null-scgi'],
+]) {
+  if (!results[kind] || !results[peer]) continue;
+  const cpu = (k) => median(results[k].map((r) => r.usPerRequest));
+  console.log(`${kind} ÷ ${peer} CPU/req: ${(cpu(kind) / cpu(peer)).toFixed(2)}×`);
 }
 process.exit(0);
