@@ -13,7 +13,9 @@
 //   node bench/adapter-cpu.mjs --app bench/apps/gateway.mjs --only scgi,null-scgi
 //
 // --route hello is GET / (the *-hello apps); --route item POSTs the 1 KB JSON body of e2e's item route
-// to /items/42 (the *-route apps). The first answer of each server is checked before any timing.
+// to /items/42 (the *-route apps); --route upload POSTs e2e's 10 MiB upload (with --app
+// bench/apps/gateway.mjs, against node:http serving e2e's routes: `--requests 200 --warmup 16`).
+// The first answer of each server is checked before any timing.
 //
 // Uses the compiled daemon (bin/sluice → dist/): run `npm run build` first.
 import { spawn } from 'node:child_process';
@@ -23,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HELLO, ITEM_BODY, ITEM_HEADERS, ITEM_RESPONSE, ROUTES } from './lib/routes.mjs';
+import { HELLO, ITEM_HEADERS, ITEM_RESPONSE, ROUTES, requestBodyOf } from './lib/routes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: v } = parseArgs({
@@ -37,10 +39,12 @@ const { values: v } = parseArgs({
     route: { type: 'string', default: 'hello' },
   },
 });
-if (!['hello', 'item'].includes(v.route)) throw new Error('--route: hello or item');
+if (!['hello', 'item', 'upload'].includes(v.route)) throw new Error('--route: hello, item or upload');
 const ROUTE = ROUTES.find((r) => r.id === v.route);
-const BODY = v.route === 'item' ? Buffer.from(ITEM_BODY) : Buffer.alloc(0);
+const BODY = ROUTE.requestBytes > 0 ? requestBodyOf(ROUTE) : Buffer.alloc(0);
+const CONTENT_TYPE = ROUTE.contentType ?? 'application/octet-stream';
 const REQUESTS = Number(v.requests);
+const GATEWAY_APP = path.basename(v.app) === 'gateway.mjs';
 const WARMUP = Number(v.warmup);
 const CONNECTIONS = Number(v.connections);
 const RUNS = Number(v.runs);
@@ -68,6 +72,13 @@ function record(type, id, content) {
   ]);
   return Buffer.concat([head, content, Buffer.alloc(padding)]);
 }
+/** A body as nginx sends it: STDIN records of up to 32 KiB. */
+function stdinRecords(body) {
+  const records = [];
+  for (let at = 0; at < body.length; at += 32 * 1024)
+    records.push(record(5, 1, body.subarray(at, at + 32 * 1024)));
+  return records;
+}
 function pairs(list) {
   const parts = [];
   for (const [name, value] of list) {
@@ -80,7 +91,7 @@ const HAS_BODY = BODY.length > 0;
 const PARAMS = [
   ['QUERY_STRING', ''],
   ['REQUEST_METHOD', ROUTE.method],
-  ['CONTENT_TYPE', HAS_BODY ? ROUTE.contentType : ''],
+  ['CONTENT_TYPE', HAS_BODY ? CONTENT_TYPE : ''],
   ['CONTENT_LENGTH', HAS_BODY ? String(BODY.length) : ''],
   ['SCRIPT_NAME', ROUTE.path],
   ['REQUEST_URI', ROUTE.path],
@@ -100,7 +111,7 @@ const PARAMS = [
   ...(HAS_BODY
     ? [
         ['HTTP_CONTENT_LENGTH', String(BODY.length)],
-        ['HTTP_CONTENT_TYPE', ROUTE.contentType],
+        ['HTTP_CONTENT_TYPE', CONTENT_TYPE],
       ]
     : []),
 ];
@@ -108,7 +119,7 @@ const FCGI_REQUEST = Buffer.concat([
   record(1, 1, Buffer.from([0, 1, 1, 0, 0, 0, 0, 0])), // BEGIN_REQUEST, RESPONDER, KEEP_CONN
   record(4, 1, pairs(PARAMS)),
   record(4, 1, Buffer.alloc(0)),
-  ...(HAS_BODY ? [record(5, 1, BODY)] : []), // 1 KB: one STDIN record
+  ...stdinRecords(BODY), // the item's 1 KB: one record
   record(5, 1, Buffer.alloc(0)),
 ]);
 // SCGI: the netstring nginx sends with Debian's scgi_params (CONTENT_LENGTH first, as SCGI requires).
@@ -148,7 +159,7 @@ function fastcgiCounter() {
 const HTTP_REQUEST = Buffer.concat([
   Buffer.from(
     `${ROUTE.method} ${ROUTE.path} HTTP/1.1\r\nHost: node_http\r\n` +
-      (HAS_BODY ? `Content-Length: ${BODY.length}\r\nContent-Type: ${ROUTE.contentType}\r\n` : '') +
+      (HAS_BODY ? `Content-Length: ${BODY.length}\r\nContent-Type: ${CONTENT_TYPE}\r\n` : '') +
       '\r\n',
   ),
   BODY,
@@ -204,7 +215,8 @@ function startServer(kind, socket) {
     fastcgi: () => sluice('fastcgi'),
     scgi: () => sluice('scgi'),
     'null-scgi': () => ['bench/peers/null-scgi.mjs', `unix:${socket}`],
-    http: () => ['bench/peers/node-http.mjs', `unix:${socket}`, v.app],
+    // The benchmark's gateway app is sluice's side of e2e's routes: node:http then serves its own.
+    http: () => ['bench/peers/node-http.mjs', `unix:${socket}`, ...(GATEWAY_APP ? [] : [v.app])],
   }[kind]?.();
   if (argv === undefined) throw new Error(`--only: fastcgi, http, scgi or null-scgi, not ${kind}`);
   const child = spawn(
@@ -287,7 +299,7 @@ function probe(kind, socket) {
 /** Throws unless the server answers the route as e2e's check wants it. */
 async function check(kind, socket) {
   const { status, headers, body } = await probe(kind, socket);
-  const want = v.route === 'item' ? ITEM_RESPONSE : HELLO;
+  const want = { hello: HELLO, item: ITEM_RESPONSE, upload: `${BODY.length}\n` }[v.route];
   const absent = v.route === 'item' ? ITEM_HEADERS.filter((name) => !headers[name]) : [];
   if (status !== 200 || body !== want || absent.length > 0) {
     throw new Error(
