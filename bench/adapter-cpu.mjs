@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { serializeScgiHeaders } from '../dist/scgi/serializer.js';
 import { HELLO, ITEM_HEADERS, ITEM_RESPONSE, ROUTES, requestBodyOf } from './lib/routes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,19 +123,8 @@ const FCGI_REQUEST = Buffer.concat([
   ...stdinRecords(BODY), // the item's 1 KB: one record
   record(5, 1, Buffer.alloc(0)),
 ]);
-// SCGI: the netstring nginx sends with Debian's scgi_params (CONTENT_LENGTH first, as SCGI requires).
-const SCGI_VARS = [
-  ['CONTENT_LENGTH', String(BODY.length)],
-  ['SCGI', '1'],
-  ...PARAMS.filter(([name]) => name !== 'CONTENT_LENGTH'),
-];
-const SCGI_HEADERS = Buffer.concat(SCGI_VARS.map(([name, value]) => Buffer.from(`${name}\0${value}\0`)));
-const SCGI_REQUEST = Buffer.concat([
-  Buffer.from(`${SCGI_HEADERS.length}:`),
-  SCGI_HEADERS,
-  Buffer.from(','),
-  BODY,
-]);
+// SCGI: the same variables as a netstring (CONTENT_LENGTH and SCGI first), then the body.
+const SCGI_REQUEST = Buffer.concat([serializeScgiHeaders(PARAMS, BODY.length), BODY]);
 const SCGI_KINDS = new Set(['scgi', 'null-scgi']);
 
 /** Counts FCGI_END_REQUEST records in a stream of records. */
@@ -258,11 +248,6 @@ function probe(kind, socket) {
     const timer = setTimeout(() => conn.destroy(new Error(`${kind}: no answer within 10 s`)), 10_000);
     conn.on('error', reject);
     conn.on('connect', () => conn.write(requestOf(kind)));
-    conn.on('data', (chunk) => chunks.push(chunk));
-    // SCGI's response ends with the connection.
-    conn.on('end', () => {
-      if (SCGI_KINDS.has(kind)) answer(Buffer.concat(chunks).toString('latin1'));
-    });
     const answer = (text) => {
       clearTimeout(timer);
       conn.destroy();
@@ -277,7 +262,12 @@ function probe(kind, socket) {
         kind === 'http' ? Number(first.split(' ')[1]) : Number((headers.status ?? '200').slice(0, 3));
       resolve({ status, headers, body: text.slice(end + 4) });
     };
-    conn.on('data', () => {
+    // SCGI's response ends with the connection.
+    conn.on('end', () => {
+      if (SCGI_KINDS.has(kind)) answer(Buffer.concat(chunks).toString('latin1'));
+    });
+    conn.on('data', (chunk) => {
+      chunks.push(chunk);
       if (SCGI_KINDS.has(kind)) return;
       const data = Buffer.concat(chunks);
       let text;
