@@ -2,7 +2,8 @@
 // Server CPU per request of one app, without nginx: the same app behind sluice over FastCGI (kept-alive
 // connections, the params nginx's fastcgi_params send) and on its own node:http server (kept-alive
 // HTTP/1.1, the head nginx's proxy_pass sends), driven by a minimal client over Unix sockets. The
-// server's CPU time is read from /proc/PID/stat, so the figure holds on a busy machine too.
+// server's CPU time is read from /proc/PID/stat, so the figure holds on a busy machine too; so are its
+// minor page faults, which set most of the upload's figure (bench/README.md).
 // `--only scgi,null-scgi` measures SCGI instead: a connection per request (as nginx's scgi_pass),
 // against sluice and the null SCGI responder, CONNECTIONS at a time; the app must answer the route
 // (bench/apps/gateway.mjs does hello).
@@ -26,6 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { serializeScgiHeaders } from '../dist/scgi/serializer.js';
+import { cpuSecondsOf, minorFaultsOf } from './lib/proc-stats.mjs';
 import { HELLO, ITEM_HEADERS, ITEM_RESPONSE, ROUTES, requestBodyOf } from './lib/routes.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,13 +51,6 @@ const GATEWAY_APP = path.basename(v.app) === 'gateway.mjs';
 const WARMUP = Number(v.warmup);
 const CONNECTIONS = Number(v.connections);
 const RUNS = Number(v.runs);
-const TICK = 100; // USER_HZ on Linux
-
-function cpuSeconds(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
-}
 
 // FastCGI: one request id per connection, FCGI_KEEP_CONN, what nginx sends with Debian's fastcgi_params
 // for the route (and the request headers wrk sends, as HTTP_*).
@@ -373,12 +368,18 @@ try {
   for (let run = 0; run < RUNS; run++) {
     for (const kind of kinds) {
       const { socket, child } = servers[kind];
-      const cpu0 = cpuSeconds(child.pid);
+      const cpu0 = cpuSecondsOf(child.pid);
+      const faults0 = minorFaultsOf(child.pid);
       const t0 = process.hrtime.bigint();
       await drive(kind, socket, REQUESTS);
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = cpuSeconds(child.pid) - cpu0;
-      (results[kind] ??= []).push({ usPerRequest: (cpu / REQUESTS) * 1e6, rps: REQUESTS / wall });
+      const cpu = cpuSecondsOf(child.pid) - cpu0;
+      const faults = minorFaultsOf(child.pid) - faults0;
+      (results[kind] ??= []).push({
+        usPerRequest: (cpu / REQUESTS) * 1e6,
+        faultsPerRequest: faults / REQUESTS,
+        rps: REQUESTS / wall,
+      });
     }
   }
   for (const { child } of Object.values(servers)) {
@@ -406,7 +407,8 @@ for (const [kind, runs] of Object.entries(results)) {
   const us = runs.map((r) => r.usPerRequest);
   console.log(
     `${kind.padEnd(8)} server CPU/req median ${median(us).toFixed(1)} µs  (runs ${us.map((x) => x.toFixed(1)).join(', ')}); ` +
-      `req/s median ${Math.round(median(runs.map((r) => r.rps)))}`,
+      `req/s median ${Math.round(median(runs.map((r) => r.rps)))}; ` +
+      `minor page faults/req median ${median(runs.map((r) => r.faultsPerRequest)).toFixed(1)}`,
   );
 }
 for (const [kind, peer] of [

@@ -6,6 +6,7 @@ import { ROOT } from '../build-info.mjs';
 import {
   cpuSecondsOf,
   cpuSecondsOfAll,
+  minorFaultsOfAll,
   reapedChildrenCpuSeconds,
   rssOfKb,
   systemCpu,
@@ -61,6 +62,7 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
 
   const pids = combo.servingPids;
   const cpu0 = { server: cpuSecondsOfAll(pids), nginx: cpuSecondsOf(nginxWorkerPid) };
+  const faults0 = minorFaultsOfAll(pids);
   const system0 = systemCpu();
   const self0 = process.cpuUsage();
   let peakRssKb = 0;
@@ -76,6 +78,7 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
   clearInterval(sampler);
   sample();
   const cpu1 = { server: cpuSecondsOfAll(pids), nginx: cpuSecondsOf(nginxWorkerPid) };
+  const serverFaults = minorFaultsOfAll(pids) - faults0;
   const system1 = systemCpu();
   const self = process.cpuUsage(self0);
   if (!finished) {
@@ -113,6 +116,7 @@ export async function runWrk(wrk, options, combo, seconds, nginxWorkerPid) {
     socketErrorTotal: e.connect + e.read + e.write + e.timeout,
     peakRssKb,
     cpuSeconds: { server, nginxWorker, wrk: wrkCpu },
+    minorFaults: { server: serverFaults },
     // Machine-wide, over the run: how busy all CPUs were, the hypervisor's steal, and CPU used by
     // processes other than this benchmark's (noise: other jobs on the machine).
     machineCpu: {
