@@ -53,6 +53,8 @@ export interface StartDaemonOptions {
    * test/helpers/listen-fd0.py, which starts it as a web server spawns a FastCGI app.
    */
   launcher?: string[];
+  /** Options for node itself, before the CLI script (`node --initial-old-space-size=32 bin/sluice`). */
+  nodeArgs?: string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -85,7 +87,7 @@ export function startDaemon(
   if (!fs.existsSync(bin)) {
     return Promise.reject(new Error(`${bin} does not exist: the sluice CLI is missing (build it first?)`));
   }
-  const command = [process.execPath, bin, 'serve', app, ...args];
+  const command = [process.execPath, ...(options.nodeArgs ?? []), bin, 'serve', app, ...args];
   // exec keeps the pid: the test signals and inspects the daemon itself, not a shell.
   if (options.launcher !== undefined) command.unshift(...options.launcher);
   if (options.openFiles !== undefined)

@@ -1,10 +1,11 @@
 // Workers under a primary: a worker killed under load is replaced and only its requests fail;
 // crash loops end the daemon with code 3; --max-requests recycles without a failed request; the
-// status and ping paths; the access log.
+// status and ping paths; the access log; the workers' node command line.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { WORKER_INITIAL_OLD_SPACE_MB } from '../../src/process/engine-flags';
 import { startDaemon, tempSocketPath, type Daemon } from '../helpers/daemon';
 import { until } from '../helpers/fastcgi';
 import { fastcgiLoop, scgiLoop } from '../helpers/loops';
@@ -112,6 +113,29 @@ test('workers accept their own connections: the TCP listening socket is open in 
     const listening = execFileSync('ss', ['-Htlnp', `sport = :${port}`], { encoding: 'utf8' });
     const holders = [...listening.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
     for (const pid of workers) expect(holders).toContain(pid);
+  } finally {
+    expect(await daemon.stop()).toBe(0);
+  }
+});
+
+test.each([
+  ['as is', [], `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`],
+  [
+    'started with its own --initial-old-space-size',
+    ['--initial-old-space-size=32'],
+    '--initial-old-space-size=32',
+  ],
+])("workers run with the old generation's first limit raised: %s", async (_label, nodeArgs, expected) => {
+  const daemon = await startDaemon(
+    'test/fixtures/apps/probe.mjs',
+    ['--workers', '1', '--scgi', `unix:${tempSocketPath('engine.sock')}`],
+    { nodeArgs },
+  );
+  try {
+    const response = await scgiRequest(daemon.addresses.scgi![0], requestVariables('GET', '/process'));
+    const worker = JSON.parse(response.body.toString()) as { pid: number; execArgv: string[] };
+    expect(worker.pid).not.toBe(daemon.pid);
+    expect(worker.execArgv.filter((arg) => arg.startsWith('--initial-old-space-size'))).toEqual([expected]);
   } finally {
     expect(await daemon.stop()).toBe(0);
   }

@@ -3,6 +3,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { Daemon, type ListenerProtocol, type ListenerSpec } from '../daemon';
+import { workerExecArgv } from '../engine-flags';
 import { EXIT } from '../exit-codes';
 import type { ListenAddress } from '../../common/address';
 import { removeOwnSocketFile, removeStaleSocket, type OwnSocketFile } from '../socket-file';
@@ -158,7 +159,10 @@ export class Primary {
     // connection on (docs/deploy.md). NODE_CLUSTER_SCHED_POLICY=rr still chooses round robin for
     // listeners node:cluster shares. Set before setupPrimary(), which freezes the policy.
     if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ stdio: ['ignore', 'inherit', 'inherit', ...passed, 'ipc'] });
+    cluster.setupPrimary({
+      execArgv: workerExecArgv(),
+      stdio: ['ignore', 'inherit', 'inherit', ...passed, 'ipc'],
+    });
   }
 
   /** Starts every worker; resolves with null once all serve, or the exit code if one could not start. */
