@@ -35,7 +35,8 @@ export function tuneEngine(
 
 /**
  * Where the old generation's first limit starts in the workers sluice forks (MiB). Without it V8
- * sets that limit a few MiB above what survives start-up, and counts the request bodies' buffers
+ * sets that limit a few MiB above what survives start-up, and (going by --trace-incremental-marking,
+ * which reported the limit reached with the heap far below it) counts the request bodies' buffers
  * allocated since the last full collection against it: with many bodies in flight (50 uploads
  * through nginx) a process serving alone ran a full collection after nearly every young one, 132
  * in 12 s where node:http ran 1, and marking took 40 % of its CPU. Through nginx with two workers,
