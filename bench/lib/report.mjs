@@ -19,7 +19,7 @@ export function summarize(combo) {
   const requests = runs.reduce((n, r) => n + r.requests, 0);
   const serverCpu = runs.reduce((n, r) => n + r.cpuSeconds.server, 0);
   const nginxCpu = runs.reduce((n, r) => n + (r.cpuSeconds.nginxWorker ?? NaN), 0);
-  const serverFaults = runs.reduce((n, r) => n + (r.minorFaults?.server ?? NaN), 0);
+  const serverFaults = runs.reduce((n, r) => n + r.minorFaults.server, 0);
   return {
     rps: { median: median(rps), min: Math.min(...rps), max: Math.max(...rps) },
     latencyUs: {

@@ -28,7 +28,7 @@ export function tuneEngine(
   setFlags: (flags: string) => void = v8.setFlagsFromString,
   execArgv: readonly string[] = process.execArgv,
 ): boolean {
-  if (execArgv.some((arg) => arg.replace(/_/g, '-').endsWith(PRETENURING))) return false;
+  if (commandLineSets(execArgv, [PRETENURING])) return false;
   setFlags(`--no-${PRETENURING}`);
   return true;
 }
@@ -49,6 +49,7 @@ export function tuneEngine(
  */
 export const WORKER_INITIAL_OLD_SPACE_MB = 64;
 const INITIAL_OLD_SPACE = 'initial-old-space-size';
+const INITIAL_HEAP = 'initial-heap-size';
 
 /**
  * The node command line of a worker: the primary's, with the old generation's first limit set
@@ -56,6 +57,17 @@ const INITIAL_OLD_SPACE = 'initial-old-space-size';
  * `--initial-heap-size`): the user's choice wins.
  */
 export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  const sized = execArgv.some((arg) => /^--initial[-_](old[-_]space|heap)[-_]size\b/.test(arg));
-  return sized ? [...execArgv] : [...execArgv, `--${INITIAL_OLD_SPACE}=${WORKER_INITIAL_OLD_SPACE_MB}`];
+  if (commandLineSets(execArgv, [INITIAL_OLD_SPACE, INITIAL_HEAP])) return [...execArgv];
+  return [...execArgv, `--${INITIAL_OLD_SPACE}=${WORKER_INITIAL_OLD_SPACE_MB}`];
+}
+
+/**
+ * Whether node's command line sets one of these V8 flags, whichever way: `--name`, `--no-name` or
+ * `--name=value`, with `-` or `_` between the words as V8 accepts both.
+ */
+function commandLineSets(execArgv: readonly string[], names: readonly string[]): boolean {
+  return execArgv.some((arg) => {
+    const flag = arg.replace(/_/g, '-').replace(/^--(no-)?/, '');
+    return names.includes(flag.split('=')[0]);
+  });
 }
