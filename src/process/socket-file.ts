@@ -1,5 +1,5 @@
 // Unix socket files: made listening under a temporary name, renamed into place, removed only while still ours.
-import { lstat, rename, unlink } from 'node:fs/promises';
+import { link, lstat, rename, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { socketBindingName } from '../common/address';
@@ -104,6 +104,12 @@ export async function publishSocketFile(temporary: string, socketPath: string): 
  * Removes this process's socket file at exit. Gone already, or replaced by a successor's socket, it
  * is left alone. One left behind (after --user dropped the right to its directory) is logged: the
  * next start replaces it.
+ *
+ * A successor renames its socket over the path the moment this process's listeners stop answering,
+ * which may fall between the look at the path and the removal: unlinking the path then would remove
+ * the successor's file, and every client after it would find no socket. So the file is first moved
+ * aside in one step, to this process's own name, and looked at there; a successor's socket moved by
+ * mistake is linked back at once (link() never replaces a file a still newer start put there).
  */
 export async function removeOwnSocketFile(file: OwnSocketFile, log: Logger): Promise<void> {
   const leftBehind = (error: NodeJS.ErrnoException): void => {
@@ -113,15 +119,39 @@ export async function removeOwnSocketFile(file: OwnSocketFile, log: Logger): Pro
       'socket file left behind: the next start replaces it',
     );
   };
-  let stats;
+  const takenOver = (): void =>
+    log.info({ path: file.path }, 'socket file now belongs to another server: left in place');
+  const isOwn = (stats: { dev: number; ino: number }): boolean =>
+    stats.dev === file.dev && stats.ino === file.ino;
   try {
-    stats = await lstat(file.path);
+    if (!isOwn(await lstat(file.path))) return takenOver();
   } catch (error) {
     return leftBehind(error as NodeJS.ErrnoException);
   }
-  if (stats.dev !== file.dev || stats.ino !== file.ino) {
-    log.info({ path: file.path }, 'socket file now belongs to another server: left in place');
+  const aside = socketBindingName(file.path, process.pid);
+  try {
+    await rename(file.path, aside);
+  } catch (error) {
+    return leftBehind(error as NodeJS.ErrnoException);
+  }
+  if (isOwn(await lstat(aside))) {
+    await unlink(aside).then(() => log.info({ path: file.path }, 'socket file removed'), leftBehind);
     return;
   }
-  await unlink(file.path).catch(leftBehind);
+  await putBack(aside, file.path).catch(leftBehind);
+  takenOver();
+}
+
+/**
+ * Gives a successor's socket, moved aside by mistake, its path again. link() leaves a file that a
+ * still newer start put at the path meanwhile; where links are refused (fs.protected_hardlinks, a
+ * socket of another user), rename() puts it back, as the only way left.
+ */
+async function putBack(aside: string, socketPath: string): Promise<void> {
+  try {
+    await link(aside, socketPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return rename(aside, socketPath);
+  }
+  await unlink(aside);
 }
