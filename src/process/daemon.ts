@@ -13,6 +13,7 @@ import { DescriptorBudget } from './descriptor-budget';
 import { countOpenDescriptors, openFileLimit } from './descriptors';
 import { listenOn, listenOnHandle, type Bound, type ListenHandle, type SocketOptions } from './listen';
 import { removeOwnSocketFile } from './socket-file';
+import { acceptQueued } from './accept-queue';
 import { serveHttp } from '../http/connection';
 import { serveFastCgi } from '../fastcgi/connection';
 import { serveScgi } from '../scgi/connection';
@@ -90,6 +91,8 @@ export class Daemon {
   private descriptorCount: NodeJS.Timeout | null = null;
   private descriptorPause: DescriptorPause | null = null;
   private stopping = false;
+  /** Connections accepted on every listener, refused and shed ones included. */
+  private accepted = 0;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.context.log;
@@ -99,6 +102,7 @@ export class Daemon {
   async start(): Promise<ListenAddress[]> {
     for (const spec of this.options.listeners) {
       const server = this.createServer(spec.protocol);
+      server.prependListener('connection', () => void this.accepted++);
       const listener: Listener = { spec, server };
       this.listeners.push(listener);
       listener.bound = await listenOn(server, spec.address, this.options.sockets);
@@ -308,13 +312,22 @@ export class Daemon {
   }
 
   /**
-   * Stops accepting, lets requests in flight finish for up to `drainTimeout`, then closes whatever
-   * is left and removes Unix socket files. With `handOff`, kept-alive connections are passed on
-   * between requests instead of being closed, and socket files stay: the listeners live on elsewhere.
+   * Removes Unix socket files, accepts what was queued, stops accepting, lets requests in flight
+   * finish for up to `drainTimeout`, then closes whatever is left. With `handOff`, kept-alive
+   * connections are passed on between requests instead of being closed, and socket files stay: the
+   * listeners live on elsewhere.
    */
   async stop(drainTimeout: number, handOff?: HandOff): Promise<void> {
     this.stopping = true;
     if (this.descriptorCount !== null) clearTimeout(this.descriptorCount);
+    if (handOff === undefined) {
+      // Shared listeners belong to the primary, which removed their files before telling this
+      // process to stop: none were made here.
+      await Promise.all(
+        this.listeners.map((l) => (l.bound?.file ? removeOwnSocketFile(l.bound.file, this.log) : undefined)),
+      );
+      await acceptQueued(() => this.accepted, this.options.sockets.backlog);
+    }
     const closed = this.listeners.map((l) => new Promise<void>((resolve) => l.server.close(() => resolve())));
     for (const { connection, protocol, untrack } of this.connections.values()) {
       if (handOff === undefined) {
@@ -340,12 +353,6 @@ export class Daemon {
     while (this.connections.size > 0) await new Promise((r) => setTimeout(r, 10));
     clearTimeout(deadline);
     if (this.sweeper !== null) clearInterval(this.sweeper);
-    // Shared listeners belong to the primary, which outlives this process: they made no file here.
-    if (handOff === undefined) {
-      await Promise.all(
-        this.listeners.map((l) => (l.bound?.file ? removeOwnSocketFile(l.bound.file, this.log) : undefined)),
-      );
-    }
   }
 }
 

@@ -101,9 +101,10 @@ export async function publishSocketFile(temporary: string, socketPath: string): 
 }
 
 /**
- * Removes this process's socket file at exit. Gone already, or replaced by a successor's socket, it
- * is left alone. One left behind (after --user dropped the right to its directory) is logged: the
- * next start replaces it.
+ * Removes this process's socket file as it stops (before its listeners close, see
+ * accept-queue.ts) or at exit. Gone already, or replaced by a successor's socket, it is left
+ * alone. One left behind (after --user dropped the right to its directory) is logged: the next start
+ * replaces it.
  *
  * A successor renames its socket over the path the moment this process's listeners stop answering,
  * which may fall between the look at the path and the removal: unlinking the path then would remove

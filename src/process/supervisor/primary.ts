@@ -428,20 +428,21 @@ export class Primary {
     this.stopping = true;
     const { stopGrace, drainTimeout } = this.options;
     this.log.info({ signal, stopGrace, drainTimeout }, 'stopping');
-    if (stopGrace === 0) return this.drainWorkers();
+    if (stopGrace === 0) return void this.drainWorkers();
     // The listeners stay open meanwhile: a load balancer whose checks have not failed yet still sends.
     for (const info of this.workers.values()) this.tell(info, { sluice: 'grace' });
     this.log.info({ stopGrace }, 'stop grace: the ping path answers 503, requests are still served');
     this.graceTimer = setTimeout(() => {
       this.log.info({ drainTimeout }, 'stop grace over: draining');
-      this.drainWorkers();
+      void this.drainWorkers();
     }, stopGrace);
   }
 
   /** Workers finish their requests and exit; those still busy after --drain-timeout are killed. */
-  private drainWorkers(): void {
-    // New connections are refused from now on (nginx tries its next upstream), once the workers,
-    // draining, have closed their copies too.
+  private async drainWorkers(): Promise<void> {
+    // New connections find no file from now on (nginx tries its next upstream), and the workers,
+    // told to stop only then, take what their listeners had queued before closing them.
+    await this.removeSocketFiles();
     this.releaseSockets();
     if (this.workers.size === 0) this.finish(EXIT.OK);
     for (const info of this.workers.values()) this.tell(info, { sluice: 'stop' });
@@ -450,10 +451,17 @@ export class Primary {
     }, this.options.drainTimeout + KILL_GRACE_MS).unref();
   }
 
-  /** Removes the socket files put in place here once no worker listens any more, unless taken over since. */
+  /**
+   * Closes the listeners held here and removes the socket files still in place (a stop removed them
+   * before draining; a failed start did not), unless taken over since.
+   */
   async cleanUp(): Promise<void> {
     this.releaseSockets();
-    await Promise.all(this.ownFiles.map((file) => removeOwnSocketFile(file, this.log)));
+    await this.removeSocketFiles();
+  }
+
+  private async removeSocketFiles(): Promise<void> {
+    await Promise.all(this.ownFiles.splice(0).map((file) => removeOwnSocketFile(file, this.log)));
   }
 
   private releaseSockets(): void {
